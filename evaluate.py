@@ -1,0 +1,46 @@
+"""Score a model on labelled folders: python evaluate.py DIR [DIR ...] [--checkpoint X.ckpt] [--json FILE]."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ocr import CheckpointError, Recognizer
+from ocr.evaluation import evaluate_folder, markdown_table, summarize
+from ocr.metrics import WordScores
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dirs", nargs="+", help="folders holding images/ and labels.tsv")
+    parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
+    parser.add_argument("--json", dest="json_path", help="also write the numbers to this JSON file")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    missing = [d for d in args.dirs if not (Path(d) / "labels.tsv").is_file()]
+    for d in missing:
+        print(f"error: {d}: not a folder with labels.tsv", file=sys.stderr)
+    if missing:
+        return 2
+    try:
+        recognizer = Recognizer.load(args.checkpoint, batch_size=args.batch_size)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sets, total, total_seconds = {}, WordScores(), 0.0
+    for folder in args.dirs:
+        scores, seconds = evaluate_folder(recognizer, folder)
+        sets[Path(folder).name] = summarize(scores, seconds)
+        total, total_seconds = total.merge(scores), total_seconds + seconds
+    result = {"sets": sets, "total": summarize(total, total_seconds)}
+    print(markdown_table({**sets, "total": result["total"]}))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

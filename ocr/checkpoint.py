@@ -1,0 +1,91 @@
+"""Read checkpoints safely (``weights_only=True``) and slim them for shipping.
+
+A checkpoint is a Lightning ``.ckpt`` (or its slim copy) whose ``hyper_parameters`` hold
+the charset and the model config, so nothing else is needed to rebuild the model.
+"""
+from __future__ import annotations
+
+import argparse
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ocr.charset import Charset
+from ocr.data.transforms import Preprocess
+from ocr.models import CRNN, build_model
+
+MODEL_PREFIX = "model."
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or does not describe an ocr model."""
+
+
+@dataclass
+class LoadedModel:
+    """Everything inference needs from a checkpoint."""
+
+    model: CRNN
+    charset: Charset
+    preprocess: Preprocess
+    hparams: dict
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's dict, loaded without executing any pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line})") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "charset" not in ckpt.get("hyper_parameters", {}):
+        raise CheckpointError(f"{path}: not an ocr checkpoint (no state_dict, or no charset in hyper_parameters)")
+    return ckpt
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Rebuild the model from a checkpoint, in eval mode, float32 on the CPU."""
+    ckpt = read_checkpoint(path)
+    hp = ckpt["hyper_parameters"]
+    try:
+        charset = Charset.from_config(hp["charset"])
+        model = build_model(charset.num_classes, hp["model"], hp["rnn"])
+        weights = {k[len(MODEL_PREFIX):]: v.float() for k, v in ckpt["state_dict"].items() if k.startswith(MODEL_PREFIX)}
+        model.load_state_dict(weights)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config ({first_line})") from None
+    return LoadedModel(model.eval(), charset, Preprocess(**hp["model"]["input"]), hp)
+
+
+def slim_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+    """Copy only what inference needs (config + weights, fp16 if ``half``) to ``dst``."""
+    ckpt = read_checkpoint(src)
+    dtype = torch.float16 if half else torch.float32
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    slim = {"state_dict": state, "hyper_parameters": ckpt["hyper_parameters"], "global_step": ckpt.get("global_step")}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(dst.suffix + ".tmp")
+    torch.save(slim, tmp)
+    tmp.replace(dst)
+    return dst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write an inference-only copy of a checkpoint (fp16 weights).")
+    parser.add_argument("src", help="a training checkpoint (.ckpt)")
+    parser.add_argument("dst", help="where to write the slim checkpoint")
+    parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    args = parser.parse_args()
+    out = slim_checkpoint(args.src, args.dst, half=not args.fp32)
+    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Data: image loading and preprocessing, datasets, synthetic words, the DataModule."""

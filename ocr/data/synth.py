@@ -1,0 +1,191 @@
+"""A basic on-the-fly synthetic word renderer (Pillow), recording character extents.
+
+Interface kept small on purpose: ``TextSampler.sample(rng) -> str`` and
+``WordRenderer.render(text, rng) -> (gray PIL image, extents)``; a better renderer
+only has to replace the inside of these.
+"""
+from __future__ import annotations
+
+import math
+import random
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from ocr.charset import Charset
+
+
+def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """Regular (upright) font files of every installed ``fontpkg-*`` family, plus extra folders."""
+    import fontpkg
+
+    paths = [f.path for fam in fontpkg.families().values() for f in fam.files if f.style == "normal"]
+    for folder in extra_dirs:
+        paths += sorted(p for p in Path(folder).expanduser().rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+    if not paths:
+        raise RuntimeError("no fonts found: install the fontpkg-* dependencies (pip install -e .)")
+    return sorted(set(paths))
+
+
+class TextSampler:
+    """English words by frequency (wordfreq) in lower, Title or UPPER case, plus random strings.
+
+    Only texts whose every character survives ``charset.normalize`` unchanged in length
+    are produced, so character extents always line up with the label.
+    """
+
+    def __init__(
+        self,
+        charset: Charset,
+        vocabulary_size: int = 50000,
+        p_random: float = 0.1,
+        p_number: float = 0.05,
+        case_weights: tuple[float, float, float] = (0.5, 0.25, 0.25),
+        max_length: int = 16,
+    ) -> None:
+        from wordfreq import top_n_list
+
+        self.charset = charset
+        alphabet = set(charset.chars) | {c.upper() for c in charset.chars}
+        words = [w for w in top_n_list("en", vocabulary_size) if set(w) <= alphabet and len(w) <= max_length]
+        if not words:
+            raise ValueError("no wordfreq word fits the charset")
+        self.words = words
+        # Zipf-like weights by rank, flattened (power 0.5) so that rare words appear too.
+        self.cum_weights = list(_cumulative(1.0 / math.sqrt(rank + 1) for rank in range(len(words))))
+        self.symbols = "".join(sorted(alphabet))
+        self.p_random, self.p_number, self.case_weights, self.max_length = p_random, p_number, case_weights, max_length
+
+    def sample(self, rng: random.Random) -> str:
+        r = rng.random()
+        if r < self.p_random:
+            text = "".join(rng.choices(self.symbols, k=rng.randint(1, 10)))
+        elif r < self.p_random + self.p_number:
+            text = str(rng.randint(0, 10 ** rng.randint(1, 6)))
+        else:
+            word = rng.choices(self.words, cum_weights=self.cum_weights)[0]
+            case = rng.choices((str.lower, str.title, str.upper), weights=self.case_weights)[0]
+            text = case(word)
+        if len(self.charset.normalize(text)) != len(text):
+            text = "".join(c for c in text if self.charset.normalize(c))
+        return text or rng.choice(self.words)
+
+
+def _cumulative(values):
+    total = 0.0
+    for v in values:
+        total += v
+        yield total
+
+
+@lru_cache(maxsize=4096)
+def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size)
+
+
+class WordRenderer:
+    """Draw a word on a plain or gradient gray background with light geometric and photometric noise."""
+
+    def __init__(self, fonts: list[Path], font_sizes: tuple[int, int] = (28, 48), max_angle: float = 3.0) -> None:
+        if not fonts:
+            raise ValueError("WordRenderer needs at least one font")
+        self.fonts, self.font_sizes, self.max_angle = fonts, font_sizes, max_angle
+
+    def render(self, text: str, rng: random.Random) -> tuple[Image.Image, list[tuple[float, float]]]:
+        """A gray image of ``text`` and each character's (left, right) column in it."""
+        font = _font(rng.choice(self.fonts), rng.randint(*self.font_sizes))
+        spacing = rng.uniform(-0.03, 0.12) * font.size
+        offsets, ink = _layout(font, text, spacing)
+        ascent, descent = font.getmetrics()
+        width = int(math.ceil(offsets[-1])) + 1
+        pad_x, pad_y = int(0.4 * font.size), int(0.3 * font.size)
+        canvas_w, canvas_h = width + 2 * pad_x, ascent + descent + 2 * pad_y
+
+        bg = rng.randint(0, 255)
+        fg = _contrasting(bg, rng)
+        image = _background(canvas_w, canvas_h, bg, rng)
+        draw = ImageDraw.Draw(image)
+        for ch, x in zip(text, offsets):
+            draw.text((pad_x + x, pad_y), ch, font=font, fill=fg)
+        extents = [(pad_x + x + l, pad_x + x + r) for x, (l, r) in zip(offsets, ink)]
+
+        angle = rng.uniform(-self.max_angle, self.max_angle)
+        shear = rng.uniform(-0.25, 0.25)
+        image, extents = _affine(image, extents, pad_y, pad_y + ascent + descent, angle, shear, bg)
+        image, extents = _crop(image, extents, font.size, rng)
+        return _degrade(image, rng), extents
+
+
+def _layout(font: ImageFont.FreeTypeFont, text: str, spacing: float) -> tuple[list[float], list[tuple[float, float]]]:
+    """Pen x-offset of each character (plus the end) and each glyph's ink (left, right)."""
+    offsets, ink, x = [], [], 0.0
+    for ch in text:
+        left, _, right, _ = font.getbbox(ch)
+        advance = font.getlength(ch)
+        if right <= left:  # spaces and empty glyphs: use the advance
+            left, right = 0, advance
+        offsets.append(x)
+        ink.append((left, right))
+        x += advance + spacing
+    offsets.append(x - spacing)
+    return offsets, ink
+
+
+def _contrasting(bg: int, rng: random.Random, min_contrast: int = 70) -> int:
+    choices = [v for v in range(256) if abs(v - bg) >= min_contrast]
+    return rng.choice(choices)
+
+
+def _background(w: int, h: int, level: int, rng: random.Random) -> Image.Image:
+    image = Image.new("L", (w, h), level)
+    if rng.random() < 0.4:  # horizontal or vertical brightness gradient
+        delta = rng.randint(-40, 40)
+        ramp = Image.linear_gradient("L").resize((w, h) if rng.random() < 0.5 else (h, w))
+        if ramp.size != (w, h):
+            ramp = ramp.transpose(Image.Transpose.ROTATE_90).resize((w, h))
+        image = Image.eval(ramp, lambda v: max(0, min(255, level + (v - 128) * delta // 128)))
+    return image
+
+
+def _affine(image, extents, top, bottom, angle, shear, fill):
+    """Rotate by ``angle`` degrees and shear horizontally; map each character's box too."""
+    a = math.radians(angle)
+    cx, cy = image.width / 2, image.height / 2
+    # forward map: x' = m00 (x - cx) + m01 (y - cy) + cx ; y' = m10 (x - cx) + m11 (y - cy) + cy
+    m00, m01 = math.cos(a), math.sin(a) + shear * math.cos(a)
+    m10, m11 = -math.sin(a), math.cos(a) - shear * math.sin(a)
+    det = m00 * m11 - m01 * m10
+    i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
+    coeffs = (i00, i01, cx - i00 * cx - i01 * cy, i10, i11, cy - i10 * cx - i11 * cy)
+    out = image.transform(image.size, Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR, fillcolor=fill)
+    mapped = []
+    for x0, x1 in extents:
+        xs = [m00 * (x - cx) + m01 * (y - cy) + cx for x in (x0, x1) for y in (top, bottom)]
+        mapped.append((min(xs), max(xs)))
+    return out, mapped
+
+
+def _crop(image, extents, font_size, rng):
+    """Crop horizontally around the ink with random (mostly tight) margins."""
+    left = max(0.0, extents[0][0] - rng.uniform(0.0, 0.35) * font_size)
+    right = min(float(image.width), extents[-1][1] + rng.uniform(0.0, 0.35) * font_size)
+    top = rng.uniform(0.0, 0.25) * font_size
+    bottom = image.height - rng.uniform(0.0, 0.25) * font_size
+    box = (int(left), int(top), int(math.ceil(right)), int(math.ceil(bottom)))
+    return image.crop(box), [(x0 - box[0], x1 - box[0]) for x0, x1 in extents]
+
+
+def _degrade(image: Image.Image, rng: random.Random) -> Image.Image:
+    if rng.random() < 0.3:  # low resolution: down then up
+        f = rng.uniform(0.35, 0.8)
+        small = image.resize((max(4, int(image.width * f)), max(4, int(image.height * f))), Image.Resampling.BILINEAR)
+        image = small.resize(image.size, Image.Resampling.BILINEAR)
+    if rng.random() < 0.4:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    if rng.random() < 0.3:
+        noise = Image.effect_noise(image.size, rng.uniform(5, 25))
+        image = Image.blend(image, noise, rng.uniform(0.05, 0.2))
+    return image
+
+

@@ -1,0 +1,88 @@
+"""Load images safely and turn them into normalised, height-32 tensors."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+MIN_SIDE = 4
+ImageSource = str | Path | Image.Image
+
+
+class ImageLoadError(ValueError):
+    """An input could not be read as an image; the message names the input."""
+
+
+def load_image(source: ImageSource) -> Image.Image:
+    """Open a path (or take a PIL image), apply EXIF rotation, return it as RGB or L.
+
+    Raises :class:`ImageLoadError` with a one-line reason naming the input.
+    """
+    name = getattr(source, "filename", None) or "<image>" if isinstance(source, Image.Image) else str(source)
+    try:
+        if isinstance(source, Image.Image):
+            image = source
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise ImageLoadError(f"{name}: no such file" if not path.exists() else f"{name}: not a file")
+            if path.stat().st_size == 0:
+                raise ImageLoadError(f"{name}: empty file")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(path)
+                image.load()
+        image = ImageOps.exif_transpose(image)
+        if image.mode not in ("RGB", "L"):
+            image = _to_rgb(image)
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{name}: not an image file (format not recognised)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageLoadError(f"{name}: image too large ({err})") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageLoadError(f"{name}: unreadable or truncated image ({err})") from None
+    if min(image.size) < MIN_SIDE:
+        w, h = image.size
+        raise ImageLoadError(f"{name}: image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I;16") or image.mode == "I":
+        return image.point(lambda v: v / 256).convert("L")
+    return image.convert("RGB")
+
+
+class Preprocess:
+    """Resize to ``height`` keeping the aspect ratio, clamp the width, normalise to [-1, 1].
+
+    Images wider than ``max_width`` after resizing are squeezed to it; narrower than
+    ``min_width`` are stretched to it.
+    """
+
+    def __init__(self, height: int = 32, min_width: int = 32, max_width: int = 256, channels: int = 1) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.height, self.min_width, self.max_width, self.channels = height, min_width, max_width, channels
+
+    def target_width(self, width: int, height: int) -> int:
+        return int(min(self.max_width, max(self.min_width, round(width * self.height / height))))
+
+    def __call__(self, image: Image.Image) -> tuple[Tensor, float]:
+        """The image tensor ``(C, height, w)`` and the horizontal scale factor applied."""
+        image = image.convert("L" if self.channels == 1 else "RGB")
+        width = self.target_width(*image.size)
+        scale = width / image.size[0]
+        image = image.resize((width, self.height), Image.Resampling.BILINEAR)
+        data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        tensor = data.view(self.height, width, self.channels).permute(2, 0, 1).float()
+        return tensor.div_(127.5).sub_(1.0), scale

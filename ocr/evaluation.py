@@ -1,0 +1,47 @@
+"""Score a recognizer on labelled folders (``images/`` + ``labels.tsv``)."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from ocr.data.datasets import read_label_file
+from ocr.data.transforms import ImageLoadError
+from ocr.metrics import WordScores
+from ocr.recognizer import Recognizer
+
+log = logging.getLogger(__name__)
+COLUMNS = ("words", "acc36", "acc_cs", "ned", "confidence", "images_per_s")
+
+
+def evaluate_folder(recognizer: Recognizer, folder: str | Path) -> tuple[WordScores, float]:
+    """Scores over every labelled image of ``folder`` and the seconds reading took.
+
+    An unreadable image counts as an empty (wrong) reading and is logged.
+    """
+    items = read_label_file(folder)
+    scores = WordScores()
+    start = time.perf_counter()
+    results = recognizer.read_each([path for path, _ in items])
+    for (_, label), (_, result) in zip(items, results):
+        if isinstance(result, ImageLoadError):
+            log.warning("%s", result)
+            scores.add("", label)
+        else:
+            scores.add(result.text, label, result.confidence)
+    return scores, time.perf_counter() - start
+
+
+def summarize(scores: WordScores, seconds: float) -> dict[str, float]:
+    """The reported numbers: accuracies as fractions, plus images per second."""
+    summary = scores.summary()
+    return {key: summary[key] for key in COLUMNS[:-1]} | {"images_per_s": scores.words / max(seconds, 1e-9)}
+
+
+def markdown_table(rows: dict[str, dict[str, float]]) -> str:
+    """A Markdown table with one row per set; accuracies and ned as percentages."""
+    lines = ["| set | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, row in rows.items():
+        cells = [f"{row['words']:d}"] + [f"{100 * row[k]:.1f}" for k in COLUMNS[1:5]] + [f"{row['images_per_s']:.0f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

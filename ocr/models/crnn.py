@@ -1,0 +1,33 @@
+"""The CRNN: CNN columns -> stacked RNN -> per-step class log-probabilities."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ocr.models.backbone import CRNNBackbone, num_frames
+from ocr.models.sequence import SequenceModel
+
+
+class CRNN(nn.Module):
+    """Image batch ``(B, C, 32, W)`` -> log-probabilities ``(T, B, num_classes)``."""
+
+    def __init__(self, num_classes: int, backbone: dict, rnn: dict) -> None:
+        super().__init__()
+        self.backbone = CRNNBackbone(**backbone)
+        self.sequence = SequenceModel(input_size=self.backbone.out_channels, **rnn)
+        self.classifier = nn.Linear(self.sequence.output_size, num_classes)
+
+    def forward(self, images: Tensor, widths: Tensor | None = None) -> Tensor:
+        """Log-probabilities per time step; ``widths`` (valid pixel columns) mask the padding."""
+        features = self.backbone(images)  # (B, C, 1, T)
+        sequence = features.squeeze(2).permute(2, 0, 1)  # (T, B, C)
+        lengths = None if widths is None else num_frames(widths)
+        logits = self.classifier(self.sequence(sequence, lengths))
+        return torch.log_softmax(logits.float(), dim=-1)
+
+
+
+def build_model(num_classes: int, model: dict, rnn: dict) -> CRNN:
+    """The CRNN described by the ``model`` and ``rnn`` config groups (plain dicts)."""
+    backbone = {"in_channels": model["input"]["channels"], **model.get("backbone", {})}
+    return CRNN(num_classes, backbone=backbone, rnn=rnn)

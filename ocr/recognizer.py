@@ -1,0 +1,71 @@
+"""Read words from images with a trained model: the API predict.py and evaluate.py share."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+import torch
+
+from ocr.checkpoint import load_model
+from ocr.data.batch import pad_images
+from ocr.data.transforms import ImageLoadError, ImageSource, load_image
+from ocr.decoding import Prediction, greedy_decode
+from ocr.models import num_frames
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
+
+
+class Recognizer:
+    """A loaded model plus its charset and preprocessing.
+
+    >>> rec = Recognizer.load()                     # the shipped default model
+    >>> [p.text for p in rec.read(["data/samples/simply.jpg"])]
+    """
+
+    def __init__(self, loaded, batch_size: int = 64) -> None:
+        self.model, self.charset, self.preprocess = loaded.model, loaded.charset, loaded.preprocess
+        self.hparams = loaded.hparams
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64) -> "Recognizer":
+        """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable."""
+        return cls(load_model(checkpoint or DEFAULT_MODEL), batch_size)
+
+    def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
+        """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""
+        predictions = []
+        for _, result in self.read_each(images):
+            if isinstance(result, ImageLoadError):
+                raise result
+            predictions.append(result)
+        return predictions
+
+    def read_each(self, images: Iterable[ImageSource]) -> Iterator[tuple[ImageSource, Prediction | ImageLoadError]]:
+        """Yield ``(input, prediction or error)`` in input order, batching internally."""
+        it = iter(images)
+        while chunk := list(islice(it, self.batch_size)):
+            loaded: list[tuple[int, torch.Tensor]] = []
+            results: list[Prediction | ImageLoadError | None] = [None] * len(chunk)
+            for i, source in enumerate(chunk):
+                try:
+                    loaded.append((i, self.preprocess(load_image(source))[0]))
+                except ImageLoadError as err:
+                    results[i] = err
+            for i, prediction in zip([i for i, _ in loaded], self._predict([t for _, t in loaded])):
+                results[i] = prediction
+            yield from zip(chunk, results)
+
+    @torch.inference_mode()
+    def _predict(self, tensors: list[torch.Tensor]) -> list[Prediction]:
+        """Predictions for preprocessed tensors, batched by similar width to limit padding."""
+        order = sorted(range(len(tensors)), key=lambda i: tensors[i].shape[-1])
+        out: list[Prediction | None] = [None] * len(tensors)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            images, widths = pad_images([tensors[i] for i in idx])
+            log_probs = self.model(images, widths)
+            for i, p in zip(idx, greedy_decode(log_probs, num_frames(widths), self.charset)):
+                out[i] = p
+        return out

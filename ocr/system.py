@@ -1,0 +1,106 @@
+"""The LightningModule: training and validation steps, non-finite guards, optimiser."""
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from torch import Tensor
+
+from ocr.charset import Charset, normalize36
+from ocr.data.batch import Batch
+from ocr.decoding import greedy_decode
+from ocr.losses import build_loss
+from ocr.metrics import edit_distance
+from ocr.models import build_model, num_frames
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """Too many consecutive steps had a non-finite loss or gradient."""
+
+
+class RecognitionSystem(L.LightningModule):
+    """Trains a :class:`~ocr.models.CRNN`; every argument is a plain value saved in checkpoints.
+
+    Args:
+        charset: ``Charset.to_config()`` dict.
+        model: ``input`` (height, min_width, max_width, channels) and ``backbone`` settings.
+        rnn: :class:`~ocr.models.sequence.SequenceModel` settings.
+        loss: ``ctc`` or ``ce``.
+        optim: ``optimizer`` and optional ``scheduler`` (Hydra ``_target_`` dicts, partial).
+        max_nonfinite_steps: stop after this many consecutive skipped steps.
+    """
+
+    def __init__(
+        self, charset: dict, model: dict, rnn: dict, loss: str = "ctc", optim: dict | None = None,
+        max_nonfinite_steps: int = 10,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.charset = Charset.from_config(charset)
+        self.model = build_model(self.charset.num_classes, model, rnn)
+        self.loss_fn = build_loss(loss)
+        self.skipped_steps = 0
+        self._nonfinite_in_a_row = 0
+
+    def forward(self, images: Tensor, widths: Tensor | None = None) -> Tensor:
+        return self.model(images, widths)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
+        loss = self.loss_fn(self.model(batch.images, batch.widths), batch)
+        if not torch.isfinite(loss):
+            self._skip_step("loss")
+            return None  # Lightning skips backward and the optimiser step
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch.texts))
+        return loss
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """Skip the step on a non-finite gradient; otherwise clip by norm or value as configured."""
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if not grads:
+            return
+        norm = torch.nn.utils.get_total_norm(grads)
+        if not torch.isfinite(norm):
+            optimizer.zero_grad(set_to_none=True)  # AdamW/SGD leave parameters without grads untouched
+            self._skip_step("gradient")
+            return
+        self._nonfinite_in_a_row = 0
+        self.log("train/grad_norm", norm, batch_size=1)
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    def _skip_step(self, what: str) -> None:
+        self.skipped_steps += 1
+        self._nonfinite_in_a_row += 1
+        self.log("train/skipped_steps", float(self.skipped_steps), batch_size=1)
+        log.warning("step %d: non-finite %s, step skipped (%d in a row)", self.global_step, what, self._nonfinite_in_a_row)
+        if self._nonfinite_in_a_row >= self.hparams.max_nonfinite_steps:
+            raise NonFiniteTrainingError(
+                f"{self._nonfinite_in_a_row} consecutive steps had a non-finite {what}; training stopped. "
+                "Try a lower learning rate (optim.optimizer.lr) or gradient clipping (trainer.gradient_clip_val)."
+            )
+
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        name = self.trainer.datamodule.val_names[dataloader_idx]
+        log_probs = self.model(batch.images, batch.widths)
+        predictions = greedy_decode(log_probs, num_frames(batch.widths), self.charset)
+        texts = [p.text for p in predictions]
+        n, chars = len(texts), max(sum(len(t) for t in batch.texts), 1)
+        acc = sum(p == t for p, t in zip(texts, batch.texts)) / n
+        acc36 = sum(normalize36(p) == normalize36(t) for p, t in zip(texts, batch.texts)) / n
+        cer = sum(edit_distance(p, t) for p, t in zip(texts, batch.texts)) / chars
+        opts = dict(batch_size=n, add_dataloader_idx=False, sync_dist=True)
+        self.log(f"{name}/acc", acc, prog_bar=dataloader_idx == 0, **opts)
+        self.log(f"{name}/acc36", acc36, **opts)
+        self.log(f"{name}/cer", cer, **{**opts, "batch_size": chars})
+
+    def configure_optimizers(self):
+        optim = self.hparams.optim or {}
+        optimizer = instantiate(optim["optimizer"], params=self.parameters())
+        if not optim.get("scheduler"):
+            return optimizer
+        scheduler = instantiate(optim["scheduler"], optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+

@@ -1,0 +1,68 @@
+"""Wire a Hydra config into a DataModule, a LightningModule and a Trainer, and fit."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+
+from ocr.charset import Charset
+from ocr.data.module import OCRDataModule
+from ocr.data.transforms import Preprocess
+from ocr.system import RecognitionSystem
+
+
+class ConfigError(ValueError):
+    """The configuration asks for something that cannot work."""
+
+
+def build_datamodule(cfg: DictConfig, charset: Charset) -> OCRDataModule:
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    preprocess = Preprocess(**cfg.model.input)
+    return OCRDataModule(charset, preprocess, **data)
+
+
+def build_system(cfg: DictConfig) -> RecognitionSystem:
+    return RecognitionSystem(
+        charset=OmegaConf.to_container(cfg.charset, resolve=True),
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        rnn=OmegaConf.to_container(cfg.rnn, resolve=True),
+        loss=cfg.loss.name,
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        max_nonfinite_steps=cfg.max_nonfinite_steps,
+    )
+
+
+def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
+    """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``."""
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    system = build_system(cfg)
+    datamodule = build_datamodule(cfg, system.charset)
+    if system.loss_fn.requires_alignment and not datamodule.provides_alignment:
+        raise ConfigError(
+            f"loss={cfg.loss.name} needs character extents, which data.source={cfg.data.source} does not provide; "
+            "use loss=ctc or data=synth"
+        )
+    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+    ckpt_dir = run_dir / "checkpoints"
+    callbacks = [
+        ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,
+                        auto_insert_metric_name=False),
+        ModelCheckpoint(ckpt_dir, save_top_k=0, save_last=True,
+                        every_n_train_steps=cfg.checkpoint.every_n_train_steps),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        default_root_dir=run_dir,
+        logger=CSVLogger(run_dir, name="", version=""),
+        callbacks=callbacks,
+    )
+    trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+    return trainer

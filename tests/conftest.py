@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny configs, a tiny trained checkpoint, sample images."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "samples"
+
+# Small enough for seconds per run on 2 cores.
+TINY = [
+    "model.backbone.width_mult=0.125",
+    "model.rnn_hidden_size=32",
+    "model.input.max_width=128",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "data.val_size=16",
+    "data.synth.epoch_size=64",
+    "data.synth.text.vocabulary_size=2000",
+    "trainer.max_steps=4",
+    "trainer.log_every_n_steps=1",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "trainer.accelerator=cpu",
+    "checkpoint.every_n_train_steps=2",
+]
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def tiny_config(*overrides: str) -> DictConfig:
+    """The training config with TINY settings and ``overrides`` applied."""
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        return compose(config_name="train", overrides=[*TINY, *overrides])
+
+
+def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run one of the repository's CLI scripts with this interpreter."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A checkpoint from a few training steps of a tiny model (weights barely trained)."""
+    from ocr.training import train
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    train(tiny_config(), run_dir)
+    return run_dir / "checkpoints" / "last.ckpt"

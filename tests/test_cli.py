@@ -1,0 +1,104 @@
+"""predict.py and evaluate.py as a user runs them."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import SAMPLES, run_script
+
+SAMPLE_NAMES = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
+
+
+def test_predict_reads_every_sample(tiny_checkpoint):
+    result = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [Path(line.split("  ")[0]).name for line in lines] == SAMPLE_NAMES
+    for line in lines:
+        assert 0.0 <= float(line.rsplit("  ", 1)[1]) <= 1.0
+
+
+@pytest.mark.parametrize("fmt", ["json", "tsv"])
+def test_predict_machine_readable_formats(tiny_checkpoint, fmt):
+    result = run_script("predict.py", str(SAMPLES / "*.png"), "--checkpoint", str(tiny_checkpoint),
+                        "--format", fmt, "--batch-size", "2")
+    assert result.returncode == 0, result.stderr
+    pngs = [n for n in SAMPLE_NAMES if n.endswith(".png")]
+    if fmt == "json":
+        rows = json.loads(result.stdout)
+        assert [Path(r["path"]).name for r in rows] == pngs and all("text" in r and "confidence" in r for r in rows)
+    else:
+        header, *rows = result.stdout.strip().splitlines()
+        assert header == "path\ttext\tconfidence" and len(rows) == len(pngs)
+
+
+def make_bad_inputs(folder: Path) -> dict[str, str]:
+    """Bad files keyed by name, with the phrase expected in each one's error line."""
+    (folder / "notes.png").write_text("this is not an image")
+    (folder / "empty.jpg").write_bytes(b"")
+    png = (SAMPLES / "street.png").read_bytes()
+    (folder / "truncated.png").write_bytes(png[: len(png) // 3])
+    Image.new("RGB", (1, 1), "white").save(folder / "dot.png")
+    return {"notes.png": "not an image", "empty.jpg": "empty file", "truncated.png": "truncated",
+            "dot.png": "1x1 pixels", "missing.png": "no such file"}
+
+
+def test_predict_bad_inputs_are_reported_and_others_still_read(tiny_checkpoint, tmp_path):
+    expected = make_bad_inputs(tmp_path)
+    shutil.copy(SAMPLES / "simply.jpg", tmp_path / "simply.jpg")
+    args = [str(tmp_path / name) for name in ["notes.png", "empty.jpg", "simply.jpg", "truncated.png", "dot.png",
+                                              "missing.png"]]
+    result = run_script("predict.py", *args, "--checkpoint", str(tiny_checkpoint))
+    assert result.returncode == 2
+    assert [Path(line.split("  ")[0]).name for line in result.stdout.strip().splitlines()] == ["simply.jpg"]
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == len(expected)
+    for name, phrase in expected.items():
+        (line,) = [e for e in errors if name in e]
+        assert line.startswith("error: ") and phrase in line
+
+
+def test_predict_missing_checkpoint_is_a_clear_error(tmp_path):
+    result = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tmp_path / "nope.ckpt"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'nope.ckpt'}: no such checkpoint file"
+
+
+def test_predict_rejects_a_file_that_is_not_a_checkpoint(tmp_path):
+    fake = tmp_path / "fake.ckpt"
+    fake.write_bytes(b"not a checkpoint")
+    result = run_script("predict.py", str(SAMPLES), "--checkpoint", str(fake))
+    assert result.returncode == 2 and "not a readable checkpoint" in result.stderr
+
+
+def labelled_folder(root: Path, names: list[str]) -> Path:
+    (root / "images").mkdir(parents=True)
+    labels = dict(line.split("\t") for line in (SAMPLES / "labels.tsv").read_text().splitlines())
+    for name in names:
+        shutil.copy(SAMPLES / name, root / "images" / name)
+    (root / "labels.tsv").write_text("".join(f"images/{n}\t{labels[n]}\n" for n in names))
+    return root
+
+
+def test_evaluate_prints_table_and_writes_json(tiny_checkpoint, tmp_path):
+    a = labelled_folder(tmp_path / "setA", SAMPLE_NAMES[:2])
+    b = labelled_folder(tmp_path / "setB", SAMPLE_NAMES[2:])
+    out = tmp_path / "scores.json"
+    result = run_script("evaluate.py", str(a), str(b), "--checkpoint", str(tiny_checkpoint), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.strip().splitlines()
+    assert table[0] == "| set | words | acc36 | acc_cs | ned | confidence | images_per_s |"
+    assert [row.split("|")[1].strip() for row in table[2:]] == ["setA", "setB", "total"]
+    scores = json.loads(out.read_text())
+    assert set(scores["sets"]) == {"setA", "setB"}
+    assert scores["total"]["words"] == len(SAMPLE_NAMES)
+    for row in [*scores["sets"].values(), scores["total"]]:
+        assert set(row) == {"words", "acc36", "acc_cs", "ned", "confidence", "images_per_s"}
+        assert all(0.0 <= row[k] <= 1.0 for k in ("acc36", "acc_cs", "ned", "confidence"))
+
+
+def test_evaluate_missing_folder_is_a_clear_error(tmp_path):
+    result = run_script("evaluate.py", str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and "not a folder with labels.tsv" in result.stderr

@@ -1,0 +1,49 @@
+import math
+
+import pytest
+import torch
+
+from ocr.charset import Charset
+from ocr.decoding import collapse, greedy_decode
+
+CHARSET = Charset("abc")
+
+
+def one_hot_log_probs(ids: list[int], p: float = 0.9) -> torch.Tensor:
+    """(T, 1, 4) log-probabilities whose best path is ``ids``, each step with probability p."""
+    probs = torch.full((len(ids), 1, 4), (1 - p) / 3)
+    for t, i in enumerate(ids):
+        probs[t, 0, i] = p
+    return probs.log()
+
+
+@pytest.mark.parametrize(
+    "path, text",
+    [
+        ([1, 1, 2, 2, 3], "abc"),  # repeats merge
+        ([1, 0, 1], "aa"),  # a blank separates two equal characters
+        ([0, 0, 0], ""),  # all blank
+        ([0, 1, 1, 0, 0, 1, 2, 0], "aab"),
+        ([3, 0, 3, 3, 0, 3], "ccc"),
+    ],
+)
+def test_greedy_ctc_collapse_rules(path, text):
+    (prediction,) = greedy_decode(one_hot_log_probs(path), torch.tensor([len(path)]), CHARSET)
+    assert prediction.text == text
+    assert len(prediction.char_confidences) == len(text)
+
+
+def test_collapse_reports_each_symbols_steps():
+    assert collapse([0, 2, 2, 0, 2, 1]) == [(2, 1, 2), (2, 4, 4), (1, 5, 5)]
+
+
+def test_steps_beyond_length_are_ignored():
+    (prediction,) = greedy_decode(one_hot_log_probs([1, 0, 2, 3]), torch.tensor([2]), CHARSET)
+    assert prediction.text == "a"
+
+
+def test_word_confidence_is_product_of_character_confidences():
+    (prediction,) = greedy_decode(one_hot_log_probs([1, 0, 2], p=0.8), torch.tensor([3]), CHARSET)
+    assert prediction.char_confidences == pytest.approx([0.8, 0.8])
+    assert prediction.confidence == pytest.approx(0.64)
+    assert not math.isnan(prediction.confidence)

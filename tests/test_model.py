@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from ocr.models import CRNN, num_frames
+
+RNN = {"cell": "lstm", "hidden_size": 16, "num_layers": 2, "bidirectional": True}
+
+
+def tiny_crnn(cell: str = "lstm") -> CRNN:
+    torch.manual_seed(0)
+    return CRNN(11, backbone={"in_channels": 1, "width_mult": 0.125}, rnn={**RNN, "cell": cell}).eval()
+
+
+@pytest.mark.parametrize("width", [32, 33, 35, 64, 100, 128, 255])
+def test_time_steps_follow_input_width(width):
+    assert num_frames(width) == width // 4 + 1
+    out = tiny_crnn()(torch.zeros(2, 1, 32, width))
+    assert out.shape == (num_frames(width), 2, 11)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_outputs_are_log_probabilities(cell):
+    out = tiny_crnn(cell)(torch.randn(3, 1, 32, 64))
+    assert torch.allclose(out.exp().sum(-1), torch.ones(out.shape[:2]), atol=1e-5)
+
+
+def test_padding_does_not_change_a_reading():
+    model = tiny_crnn()
+    narrow = torch.randn(1, 1, 32, 48)
+    alone = model(narrow, torch.tensor([48]))
+    batch = torch.cat([torch.nn.functional.pad(narrow, (0, 80)), torch.randn(1, 1, 32, 128)])
+    padded = model(batch, torch.tensor([48, 128]))
+    # frames whose receptive field lies inside the image are identical; the RNN never sees the padding
+    valid = num_frames(48)
+    assert torch.allclose(alone[: valid - 3, 0], padded[: valid - 3, 0], atol=1e-4)
+
+
+def test_backbone_rejects_wrong_height():
+    with pytest.raises(ValueError, match="height 32"):
+        tiny_crnn()(torch.zeros(1, 1, 48, 64))

@@ -1,0 +1,51 @@
+import random
+
+import pytest
+
+from ocr.charset import Charset
+from ocr.data.alignment import frame_targets
+from ocr.data.datasets import SyntheticWords
+from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
+from ocr.data.transforms import Preprocess
+from ocr.decoding import collapse
+from ocr.models import num_frames
+
+PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
+
+
+@pytest.fixture(scope="module")
+def dataset() -> SyntheticWords:
+    sampler = TextSampler(PRINTABLE, vocabulary_size=2000)
+    return SyntheticWords(16, 7, sampler, WordRenderer(installed_fonts()), Preprocess(max_width=256))
+
+
+def test_samples_are_deterministic_per_seed_epoch_index(dataset):
+    a, b = dataset[3], dataset[3]
+    assert a.text == b.text and a.image.equal(b.image)
+    dataset.epoch = 1
+    c = dataset[3]
+    dataset.epoch = 0
+    assert not (c.text == a.text and c.image.shape == a.image.shape and c.image.equal(a.image))
+
+
+def test_extents_are_ordered_inside_the_image(dataset):
+    for ex in (dataset[i] for i in range(len(dataset))):
+        assert len(ex.extents) == len(ex.text)
+        width = ex.image.shape[-1]
+        for x0, x1 in ex.extents:
+            assert -2 <= x0 < x1 <= width + 2
+
+
+def test_frame_targets_decode_back_to_the_label(dataset):
+    for ex in (dataset[i] for i in range(len(dataset))):
+        ids = PRINTABLE.encode(ex.text)
+        targets = frame_targets(ex.extents, ids, num_frames(ex.image.shape[-1]))
+        assert [i for i, _, _ in collapse(targets)] == ids
+
+
+def test_text_sampler_mixes_case_and_stays_in_charset():
+    sampler = TextSampler(Charset("0123456789abcdefghijklmnopqrstuvwxyz", case_sensitive=False), vocabulary_size=2000)
+    rng = random.Random(0)
+    texts = [sampler.sample(rng) for _ in range(300)]
+    assert any(t.isupper() for t in texts) and any(t.islower() for t in texts)
+    assert all(sampler.charset.normalize(t) and len(sampler.charset.normalize(t)) == len(t) for t in texts)

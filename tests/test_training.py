@@ -1,0 +1,96 @@
+"""Training through the Hydra config: start-up checks, clipping, non-finite steps, resume."""
+import csv
+
+import lightning as L
+import pytest
+import torch
+
+from ocr.system import NonFiniteTrainingError
+from ocr.training import ConfigError, build_datamodule, build_system, train
+from tests.conftest import tiny_config
+
+
+def test_ce_loss_without_alignment_fails_at_start_up(tmp_path):
+    folder = tmp_path / "words"
+    folder.mkdir()
+    (folder / "labels.tsv").write_text("a.png\tword\n")
+    cfg = tiny_config("loss=ce", "data=folder", f"data.train_dirs=[{folder}]")
+    with pytest.raises(ConfigError, match="loss=ce needs character extents"):
+        train(cfg, tmp_path / "run")
+
+
+class GradientRecorder(L.Callback):
+    """Largest absolute gradient entry seen after each optimiser step (i.e. after clipping)."""
+
+    def __init__(self) -> None:
+        self.max_abs: list[float] = []
+
+    def on_train_batch_end(self, trainer, system, *args) -> None:
+        self.max_abs.append(max(p.grad.abs().max().item() for p in system.parameters() if p.grad is not None))
+
+
+def fit_tiny(cfg, callbacks=()) -> L.Trainer:
+    system = build_system(cfg)
+    datamodule = build_datamodule(cfg, system.charset)
+    trainer = L.Trainer(**cfg.trainer, logger=False, enable_checkpointing=False, callbacks=list(callbacks))
+    trainer.fit(system, datamodule=datamodule)
+    return trainer
+
+
+def test_clip_by_value_bounds_every_gradient():
+    unclipped, clipped = GradientRecorder(), GradientRecorder()
+    fit_tiny(tiny_config("trainer.gradient_clip_val=null", "data.val_size=0"), [unclipped])
+    fit_tiny(tiny_config("trainer.gradient_clip_val=0.001", "trainer.gradient_clip_algorithm=value",
+                         "data.val_size=0"), [clipped])
+    assert max(unclipped.max_abs) > 0.001  # the bound is not met by chance
+    assert max(clipped.max_abs) <= 0.001 + 1e-9
+
+
+def test_non_finite_gradients_are_skipped_then_training_stops(monkeypatch):
+    cfg = tiny_config("trainer.max_steps=20", "max_nonfinite_steps=3", "data.val_size=0")
+    real_backward = torch.Tensor.backward
+
+    def nan_backward(self, *args, **kwargs):
+        real_backward(self * float("nan"), *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "backward", nan_backward)
+    system = build_system(cfg)
+    before = {k: v.clone() for k, v in system.state_dict().items() if v.is_floating_point()}
+    trainer = L.Trainer(**cfg.trainer, logger=False, enable_checkpointing=False)
+    with pytest.raises(NonFiniteTrainingError, match="3 consecutive steps.*lower learning rate"):
+        trainer.fit(system, datamodule=build_datamodule(cfg, system.charset))
+    assert system.skipped_steps == 3
+    after = system.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if "running" not in k and "num_batches" not in k)
+
+
+class FirstStep(L.Callback):
+    def on_train_start(self, trainer, system) -> None:
+        self.step = trainer.global_step
+        self.scheduler_step = trainer.lr_scheduler_configs[0].scheduler.last_epoch
+
+
+def test_resume_continues_step_count_and_schedule(tmp_path):
+    schedule = ["optim.scheduler.total_steps=40"]
+    first = train(tiny_config("trainer.max_steps=20", *schedule), tmp_path / "a")
+    assert first.global_step == 20
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    assert (tmp_path / "a" / "checkpoints" / "best.ckpt").is_file()
+
+    cfg = tiny_config("trainer.max_steps=40", f"ckpt_path={last}", *schedule)
+    from ocr import training
+
+    seen = FirstStep()
+    original = L.Trainer.__init__
+
+    def with_probe(self, *args, callbacks=(), **kwargs):
+        original(self, *args, callbacks=[*callbacks, seen], **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(training.L.Trainer, "__init__", with_probe)
+        second = train(cfg, tmp_path / "b")
+    assert seen.step == 20 and seen.scheduler_step == 20
+    assert second.global_step == 40
+    with open(tmp_path / "b" / "metrics.csv") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f) if row["step"]]
+    assert min(steps) >= 20

@@ -1,0 +1,24 @@
+"""Train a CRNN: python train.py [rnn=gru loss=ce trainer.max_steps=500 ...]  (Hydra overrides)."""
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from ocr.training import train
+
+
+@hydra.main(config_path="configs", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        train(cfg, run_dir)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    print(f"run folder: {run_dir}")
+
+
+if __name__ == "__main__":
+    main()
