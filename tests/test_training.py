@@ -94,3 +94,24 @@ def test_resume_continues_step_count_and_schedule(tmp_path):
     with open(tmp_path / "b" / "metrics.csv") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f) if row["step"]]
     assert min(steps) >= 20
+
+
+def test_training_from_a_labelled_folder_survives_a_bad_image(tmp_path):
+    from tests.test_overfit import WORDS, eight_words
+
+    folder = tmp_path / "words"
+    (folder / "images").mkdir(parents=True)
+    lines = []
+    for i, (word, example) in enumerate(zip(WORDS, eight_words())):
+        pixels = ((example.image[0] + 1) * 127.5).clamp(0, 255).byte().numpy()
+        from PIL import Image
+
+        Image.fromarray(pixels).save(folder / "images" / f"{i}.png")
+        lines.append(f"images/{i}.png\t{word}")
+    (folder / "images" / "broken.png").write_text("not an image")
+    lines.append("images/broken.png\tbroken")
+    (folder / "labels.tsv").write_text("\n".join(lines) + "\n")
+    cfg = tiny_config("data=folder", f"data.train_dirs=[{folder}]", f"data.val_dirs=[{folder}]", "trainer.max_steps=3")
+    trainer = train(cfg, tmp_path / "run")
+    assert trainer.global_step == 3
+    assert "words/acc36" in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]

@@ -1,0 +1,39 @@
+"""The Python API that predict.py and evaluate.py are built on."""
+import pytest
+from PIL import Image
+
+from ocr import CheckpointError, ImageLoadError, Prediction, Recognizer
+from tests.conftest import SAMPLES
+
+
+def test_read_accepts_paths_and_pil_images(tiny_checkpoint):
+    rec = Recognizer.load(tiny_checkpoint, batch_size=2)
+    paths = sorted(SAMPLES.glob("*.png"))
+    images = [Image.open(p) for p in paths]
+    from_paths, from_images = rec.read(paths), rec.read(images)
+    assert len(from_paths) == len(paths) and all(isinstance(p, Prediction) for p in from_paths)
+    assert [p.text for p in from_paths] == [p.text for p in from_images]
+    assert all(0.0 <= p.confidence <= 1.0 for p in from_paths)
+
+
+def test_batching_does_not_change_predictions(tiny_checkpoint):
+    paths = sorted(SAMPLES.glob("*.*g"))
+    one = [p.text for p in Recognizer.load(tiny_checkpoint, batch_size=1).read(paths)]
+    many = [p.text for p in Recognizer.load(tiny_checkpoint, batch_size=64).read(paths)]
+    assert one == many
+
+
+def test_read_names_the_bad_input(tiny_checkpoint, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("nope")
+    with pytest.raises(ImageLoadError, match="bad.jpg: not an image"):
+        Recognizer.load(tiny_checkpoint).read([SAMPLES / "simply.jpg", bad])
+
+
+def test_checkpoint_of_another_kind_is_refused(tmp_path):
+    import torch
+
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "hyper_parameters": {"lr": 1}}, path)
+    with pytest.raises(CheckpointError, match="not an ocr checkpoint"):
+        Recognizer.load(path)
