@@ -6,6 +6,7 @@ the charset and the model config, so nothing else is needed to rebuild the model
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,16 +34,36 @@ class LoadedModel:
     hparams: dict
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """The checkpoint's dict, loaded without executing any pickled code."""
+def safe_load(path: str | Path, map_location=None) -> dict:
+    """``torch.load`` with ``weights_only=True``: refuses any pickled code; clear one-line errors."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first_line})") from None
+
+
+def atomic_save(obj: dict, path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's dict, checked to describe an ocr model (charset and config included)."""
+    ckpt = safe_load(path)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "charset" not in ckpt.get("hyper_parameters", {}):
         raise CheckpointError(f"{path}: not an ocr checkpoint (no state_dict, or no charset in hyper_parameters)")
     return ckpt
@@ -69,12 +90,8 @@ def slim_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path
     dtype = torch.float16 if half else torch.float32
     state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     slim = {"state_dict": state, "hyper_parameters": ckpt["hyper_parameters"], "global_step": ckpt.get("global_step")}
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(dst.suffix + ".tmp")
-    torch.save(slim, tmp)
-    tmp.replace(dst)
-    return dst
+    atomic_save(slim, dst)
+    return Path(dst)
 
 
 def main() -> None:

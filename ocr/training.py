@@ -9,6 +9,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.charset import Charset
+from ocr.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable
 from ocr.data.module import OCRDataModule
 from ocr.data.transforms import Preprocess
 from ocr.system import RecognitionSystem
@@ -47,8 +48,8 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
             f"loss={cfg.loss.name} needs character extents, which data.source={cfg.data.source} does not provide; "
             "use loss=ctc or data=synth"
         )
-    if cfg.ckpt_path is not None and not Path(cfg.ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+    if cfg.ckpt_path is not None:
+        check_resumable(cfg.ckpt_path, dict(system.hparams))
     ckpt_dir = run_dir / "checkpoints"
     callbacks = [
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,
@@ -56,12 +57,14 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
         ModelCheckpoint(ckpt_dir, save_top_k=0, save_last=True,
                         every_n_train_steps=cfg.checkpoint.every_n_train_steps),
         LearningRateMonitor(logging_interval="step"),
+        SaveOnInterrupt(ckpt_dir / "last.ckpt"),
     ]
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run_dir,
         logger=CSVLogger(run_dir, name="", version=""),
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
     )
     trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     trainer.save_checkpoint(ckpt_dir / "last.ckpt")

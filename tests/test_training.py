@@ -115,3 +115,13 @@ def test_training_from_a_labelled_folder_survives_a_bad_image(tmp_path):
     trainer = train(cfg, tmp_path / "run")
     assert trainer.global_step == 3
     assert "words/acc36" in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]
+
+
+def test_a_diverging_loss_stops_training_with_advice(monkeypatch):
+    cfg = tiny_config("trainer.max_steps=20", "max_nonfinite_steps=2", "data.val_size=0")
+    system = build_system(cfg)
+    monkeypatch.setattr(system.loss_fn, "forward", lambda log_probs, batch: log_probs.sum() * float("inf"))
+    trainer = L.Trainer(**cfg.trainer, logger=False, enable_checkpointing=False)
+    with pytest.raises(NonFiniteTrainingError, match="non-finite loss.*lower learning rate.*clipping"):
+        trainer.fit(system, datamodule=build_datamodule(cfg, system.charset))
+    assert system.skipped_steps == 2

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from ocr.charset import Charset, charset_warning
 from ocr.data.batch import Example
@@ -14,49 +16,79 @@ from ocr.data.transforms import ImageLoadError, Preprocess, load_image
 
 log = logging.getLogger(__name__)
 LABELS_FILE = "labels.tsv"
+MAX_REPORTED = 20
 
 
-def read_label_file(root: str | Path) -> list[tuple[Path, str]]:
-    """``(image path, raw label)`` for each line of ``root/labels.tsv`` (UTF-8, BOM allowed)."""
+class DatasetError(ValueError):
+    """A dataset folder has problems and ``data.strict`` is set."""
+
+
+def label_lines(root: str | Path) -> Iterator[tuple[str, str | None, str]]:
+    """``(file:line, relative image path or None if the line has no TAB, raw label)`` per non-blank line.
+
+    Reads UTF-8 with or without a BOM; CRLF line ends are fine.
+    """
     labels_file = Path(root) / LABELS_FILE
     if not labels_file.is_file():
         raise FileNotFoundError(f"{labels_file}: no such file (a dataset folder needs images and {LABELS_FILE})")
-    items = []
     for n, line in enumerate(labels_file.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        if "\t" not in line:
-            raise ValueError(f"{labels_file}:{n}: expected 'path<TAB>label', got {line!r}")
-        rel, raw = line.split("\t", 1)
+        if line.strip():
+            rel, sep, raw = line.partition("\t")
+            yield f"{labels_file}:{n}", (rel if sep else None), raw
+
+
+def read_label_file(root: str | Path) -> list[tuple[Path, str]]:
+    """``(image path, raw label)`` per line, for scoring; a line without a TAB is an error."""
+    items = []
+    for where, rel, raw in label_lines(root):
+        if rel is None:
+            raise DatasetError(f"{where}: no TAB between image path and label")
         items.append((Path(root) / rel, raw))
     return items
 
 
-def read_labels(root: str | Path, charset: Charset) -> list[tuple[Path, str]]:
-    """``(image path, label normalised into charset)`` pairs of a dataset folder.
+def read_labels(root: str | Path, charset: Charset, strict: bool = False) -> list[tuple[Path, str]]:
+    """``(image path, label normalised into charset)`` pairs of a dataset folder, validated.
 
-    Dropped characters and labels left empty are counted and reported in one warning each.
+    Every problem (no TAB, empty label, characters the charset refuses, a missing or
+    unreadable image) is reported with file and line before training starts; the line is
+    skipped, or with ``strict`` a :class:`DatasetError` lists them all.
     """
     charset.dropped.clear()
-    items, skipped = [], 0
-    for path, raw in read_label_file(root):
-        if label := charset.normalize(raw):
-            items.append((path, label))
-        else:
-            skipped += 1
+    lines = list(label_lines(root))
+    items, problems = [], []
+    for where, rel, raw in tqdm(lines, desc=f"checking {root}", unit="img", disable=len(lines) < 5000):
+        try:
+            if rel is None:
+                raise ValueError("no TAB between image path and label")
+            if not raw.strip():
+                raise ValueError("empty label")
+            if not (label := charset.normalize(raw)):
+                raise ValueError(f"no character of label {raw!r} is in the charset")
+            load_image(Path(root) / rel)
+        except ValueError as err:  # ImageLoadError and UnknownCharacterError are ValueErrors
+            problems.append(f"{where}: {err}")
+            continue
+        items.append((Path(root) / rel, label))
     if (warning := charset_warning(charset.dropped)) is not None:
         log.warning("%s: %s", root, warning)
-    if skipped:
-        log.warning("%s: skipped %d labels with no character in the charset", root, skipped)
+    if problems and strict:
+        raise DatasetError(f"{len(problems)} problems in {root}: " + "; ".join(problems[:20]))
+    for problem in problems[:MAX_REPORTED]:
+        log.warning("skipped %s", problem)
+    if len(problems) > MAX_REPORTED:
+        log.warning("skipped %d more problem lines in %s", len(problems) - MAX_REPORTED, root)
     return items
 
 
 class LabelledFolder(Dataset):
     """A folder with images and ``labels.tsv`` (``relative/path<TAB>label`` per line)."""
 
-    def __init__(self, root: str | Path, charset: Charset, preprocess: Preprocess) -> None:
+    def __init__(self, root: str | Path, charset: Charset, preprocess: Preprocess, strict: bool = False) -> None:
         self.root = Path(root)
-        self.items = read_labels(root, charset)
+        self.items = read_labels(root, charset, strict)
+        if not self.items:
+            raise DatasetError(f"{self.root}: no usable labelled image")
         self.preprocess = preprocess
 
     def __len__(self) -> int:

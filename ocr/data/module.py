@@ -27,6 +27,7 @@ class OCRDataModule(L.LightningDataModule):
         train_dirs: folders with ``labels.tsv`` for ``source=folder``.
         val_size: size of the fixed synthetic validation split (0 disables it).
         val_dirs: labelled folders scored at every validation, each logged under its name.
+        strict: a problem in a folder's labels or images stops training (default: skip it).
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class OCRDataModule(L.LightningDataModule):
         train_dirs: list[str] | tuple[str, ...] = (),
         val_size: int = 1024,
         val_dirs: list[str] | tuple[str, ...] = (),
+        strict: bool = False,
     ) -> None:
         super().__init__()
         if source not in ("synth", "folder"):
@@ -53,6 +55,7 @@ class OCRDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.synth_cfg = dict(synth or {})
         self.train_dirs, self.val_dirs, self.val_size = list(train_dirs), list(val_dirs), val_size
+        self.strict = strict
         self.collate = Collate(charset)
         self._train: Dataset | None = None
         self._val: dict[str, Dataset] = {}
@@ -73,17 +76,20 @@ class OCRDataModule(L.LightningDataModule):
         renderer = WordRenderer(installed_fonts(cfg.get("font_dirs", [])), **cfg.get("render", {}))
         return SyntheticWords(size, seed, sampler, renderer, self.preprocess)
 
+    def _folder(self, root: str) -> LabelledFolder:
+        return LabelledFolder(root, self.charset, self.preprocess, self.strict)
+
     def setup(self, stage: str | None = None) -> None:
         if self._train is None and stage in (None, "fit"):
             if self.source == "synth":
                 self._train = self._synthetic(self.synth_cfg.get("epoch_size", 32000), self.synth_cfg.get("seed", 0))
             else:
-                self._train = ConcatDataset([LabelledFolder(d, self.charset, self.preprocess) for d in self.train_dirs])
+                self._train = ConcatDataset([self._folder(d) for d in self.train_dirs])
         if not self._val:
             if self.val_size > 0:
                 self._val[SYNTH_VAL_NAME] = self._synthetic(self.val_size, self.synth_cfg.get("val_seed", 12345))
             for d in self.val_dirs:
-                self._val[Path(d).name] = LabelledFolder(d, self.charset, self.preprocess)
+                self._val[Path(d).name] = self._folder(d)
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(

@@ -1,0 +1,200 @@
+"""Bad input, hostile checkpoints, and interrupted runs: clear errors, nothing lost."""
+import io
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from ocr import CheckpointError, ImageLoadError
+from ocr.charset import Charset
+from ocr.checkpoint import safe_load
+from ocr.data.datasets import DatasetError, read_labels
+from ocr.data.transforms import Preprocess, load_image
+from ocr.inputs import expand_inputs
+from tests.conftest import ROOT, SAMPLES, TINY, run_script, tiny_config
+
+
+WORD = Image.open(SAMPLES / "street.png").convert("RGB")
+STREET = (SAMPLES / "street.png").read_bytes()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG claiming ``width x height`` (gray), with almost no pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def exif_rotated_jpeg(image: Image.Image) -> bytes:
+    """``image`` stored turned a quarter left, with EXIF orientation 6 (turn right to display)."""
+    image = image.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif)
+    return buf.getvalue()
+
+
+def encoded(image: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return buf.getvalue()
+
+
+
+# name, file bytes, expected: a phrase of the one-line error, or the (width, height) read
+IMAGE_CASES = [
+    ("corrupt.jpg", b"\xff\xd8\xff\xe0" + os.urandom(200), "unreadable"),
+    ("truncated.png", STREET[: len(STREET) // 2], "truncated"),
+    ("zero.png", b"", "empty file"),
+    ("notes.png", b"shopping list: milk, eggs", "not an image"),
+    ("dot.png", encoded(Image.new("RGB", (1, 1)), "PNG"), "1x1 pixels"),
+    ("huge.png", png_header_only(20000, 20000), "too large"),
+    ("bomb.png", png_header_only(10000, 10000), "too large"),
+    ("cmyk.jpg", encoded(WORD.convert("CMYK"), "JPEG"), WORD.size),
+    ("deep16.png", encoded(WORD.convert("L").point(lambda v: v * 256, "I").convert("I;16"), "PNG"), WORD.size),
+    ("palette.png", encoded(WORD.convert("P"), "PNG"), WORD.size),
+    ("rgba.png", encoded(WORD.convert("RGBA"), "PNG"), WORD.size),
+    ("grey.png", encoded(WORD.convert("L"), "PNG"), WORD.size),
+    ("rotated.jpg", exif_rotated_jpeg(WORD), WORD.size),
+    ("straße café.png", STREET, WORD.size),
+]
+
+
+@pytest.mark.parametrize("name, data, expected", IMAGE_CASES, ids=[c[0] for c in IMAGE_CASES])
+def test_image_inputs_are_read_or_refused_clearly(tmp_path, name, data, expected):
+    path = tmp_path / name
+    path.write_bytes(data)
+    if isinstance(expected, str):
+        with pytest.raises(ImageLoadError) as err:
+            load_image(path)
+        message = str(err.value)
+        assert message.startswith(str(path)) and expected in message and "\n" not in message
+    else:
+        image = load_image(path)
+        assert image.size == expected and image.mode in ("RGB", "L")
+        tensor, _ = Preprocess()(image)
+        assert tensor.shape[1] == 32 and tensor.std() > 0.05  # real content, not a blank page
+
+
+def test_predict_reads_the_good_images_of_the_table(tiny_checkpoint, tmp_path):
+    for name, data, _ in IMAGE_CASES:
+        (tmp_path / name).write_bytes(data)
+    result = run_script("predict.py", str(tmp_path), "--checkpoint", str(tiny_checkpoint))
+    assert result.returncode == 2
+    read = {Path(line.split("  ")[0]).name for line in result.stdout.splitlines()}
+    assert read == {name for name, _, expected in IMAGE_CASES if not isinstance(expected, str)}
+    assert len(result.stderr.strip().splitlines()) == sum(isinstance(e, str) for _, _, e in IMAGE_CASES)
+
+
+def test_folders_mixed_with_other_files_give_only_images(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.png").write_bytes(STREET)
+    (tmp_path / "readme.txt").write_text("hello")
+    paths, errors = expand_inputs([str(tmp_path), str(tmp_path / "nope")])
+    assert paths == [tmp_path / "a.png"] and errors == [f"{tmp_path / 'nope'}: no such file or folder"]
+
+
+def write_dataset(root: Path) -> None:
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "ok.png").write_bytes(STREET)
+    (root / "images" / "bad.png").write_bytes(b"garbage")
+    lines = [
+        "images/ok.png\tStreet",  # 1: fine
+        "images/ok.png Street",  # 2: no TAB
+        "images/ok.png\t",  # 3: empty label
+        "images/ok.png\tStraße",  # 4: 'ß' is outside the charset
+        "images/missing.png\tgone",  # 5: missing image
+        "images/bad.png\tbad",  # 6: unreadable image
+        "images/ok.png\tagain",  # 7: fine
+    ]
+    (root / "labels.tsv").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))  # BOM + CRLF
+
+
+def test_label_problems_are_skipped_and_reported_with_line_numbers(tmp_path, caplog):
+    write_dataset(tmp_path)
+    items = read_labels(tmp_path, Charset("abcdefghijklmnopqrstuvwxyzS", unknown="error"))
+    assert [label for _, label in items] == ["Street", "again"]
+    reported = " ".join(caplog.messages)
+    for line, phrase in [(2, "no TAB"), (3, "empty label"), (4, "'ß'"), (5, "no such file"), (6, "not an image")]:
+        assert f"labels.tsv:{line}: " in reported and phrase in reported
+
+
+def test_strict_label_checking_fails_before_training(tmp_path):
+    write_dataset(tmp_path)
+    with pytest.raises(DatasetError, match=r"5 problems .*labels.tsv:2: no TAB"):
+        read_labels(tmp_path, Charset("abcdefghijklmnopqrstuvwxyzS", unknown="error"), strict=True)
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"charset": RunsCode()}}, path)
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        safe_load(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_resuming_with_another_charset_is_a_clear_error(tiny_checkpoint, tmp_path):
+    from ocr.training import train
+
+    with pytest.raises(CheckpointError, match="its charset config differs"):
+        train(tiny_config("charset=lower36", f"ckpt_path={tiny_checkpoint}"), tmp_path / "run")
+
+
+def start_training(run_dir: Path, *overrides: str) -> subprocess.Popen:
+    args = [*TINY, "trainer.max_steps=100000", "data.synth.epoch_size=64", f"hydra.run.dir={run_dir}", *overrides]
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert process.poll() is None, "training ended early"
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def test_sigkill_mid_run_then_resume_continues_from_the_saved_step(tmp_path):
+    run = tmp_path / "killed"
+    process = start_training(run, "checkpoint.every_n_train_steps=3")
+    last = run / "checkpoints" / "last.ckpt"
+    wait_for(last, process)
+    first_step = safe_load(last)["global_step"]
+    while safe_load(last)["global_step"] < first_step + 6:  # let it overwrite the file a few times
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    for ckpt in (run / "checkpoints").glob("*.ckpt"):
+        safe_load(ckpt)  # nothing half-written under a checkpoint name
+    saved = safe_load(last)["global_step"]
+    from ocr.training import train
+
+    trainer = train(tiny_config(f"ckpt_path={last}", f"trainer.max_steps={saved + 4}"), tmp_path / "resumed")
+    assert trainer.global_step == saved + 4
+
+
+def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path):
+    run = tmp_path / "interrupted"
+    process = start_training(run, "checkpoint.every_n_train_steps=100000")
+    wait_for(run / "checkpoints" / "best.ckpt", process)  # first validation done: training is under way
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    assert safe_load(run / "checkpoints" / "last.ckpt")["global_step"] >= 4
