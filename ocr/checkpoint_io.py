@@ -10,7 +10,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from ocr.checkpoint import CheckpointError, atomic_save, read_checkpoint, safe_load
 
 log = logging.getLogger(__name__)
-MUST_MATCH = ("charset", "model", "rnn")
+# what a resumed run must share with its checkpoint (None: the whole group); the rest,
+# such as rnn.impl or rnn.tbptt_steps, may change between runs
+MUST_MATCH = {"charset": None, "model": ("input", "backbone"), "rnn": ("cell", "hidden_size", "num_layers", "bidirectional")}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -39,12 +41,17 @@ class SaveOnInterrupt(L.Callback):
 def check_resumable(path: str | Path, hparams: dict) -> None:
     """Refuse to resume from a checkpoint whose charset or model differ from the config."""
     saved = read_checkpoint(path)["hyper_parameters"]
-    for key in MUST_MATCH:
-        if saved.get(key) != hparams.get(key):
+    for group, keys in MUST_MATCH.items():
+        old, new = _pick(saved.get(group), keys), _pick(hparams.get(group), keys)
+        if old != new:
             raise CheckpointError(
-                f"{path}: its {key} config differs from this run's ({_first_difference(saved.get(key), hparams.get(key))}); "
-                f"resume with the same {key} settings"
+                f"{path}: its {group} config differs from this run's ({_first_difference(old, new)}); "
+                f"resume with the same {group} settings"
             )
+
+
+def _pick(cfg, keys):
+    return cfg if keys is None or not isinstance(cfg, dict) else {k: cfg.get(k) for k in keys}
 
 
 def _first_difference(saved, wanted) -> str:

@@ -12,6 +12,7 @@ from ocr.charset import Charset
 from ocr.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable
 from ocr.data.module import OCRDataModule
 from ocr.data.transforms import Preprocess
+from ocr.diagnostics import GradientFlowMonitor
 from ocr.system import RecognitionSystem
 
 
@@ -59,6 +60,8 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
         LearningRateMonitor(logging_interval="step"),
         SaveOnInterrupt(ckpt_dir / "last.ckpt"),
     ]
+    if cfg.gradient_monitor.every_n_steps:
+        callbacks.append(GradientFlowMonitor(cfg.gradient_monitor.every_n_steps, run_dir / "gradients"))
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run_dir,
