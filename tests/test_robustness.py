@@ -198,3 +198,25 @@ def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path):
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
     assert safe_load(run / "checkpoints" / "last.ckpt")["global_step"] >= 4
+
+
+def test_an_image_that_breaks_mid_epoch_is_skipped(tmp_path):
+    from ocr.data.datasets import LabelledFolder
+
+    (tmp_path / "a.png").write_bytes(STREET)
+    (tmp_path / "b.png").write_bytes(STREET)
+    (tmp_path / "labels.tsv").write_text("a.png\tStreet\nb.png\tother\n")
+    dataset = LabelledFolder(tmp_path, Charset("abcdefghijklmnopqrstuvwxyzS"), Preprocess())
+    (tmp_path / "a.png").write_bytes(b"overwritten by something else")  # after validation
+    assert dataset[0].text == "other"
+
+
+def test_weights_that_do_not_fit_their_config_are_a_clear_error(tiny_checkpoint, tmp_path):
+    from ocr import Recognizer
+
+    ckpt = safe_load(tiny_checkpoint)
+    ckpt["hyper_parameters"]["charset"]["chars"] = "abc"  # a checkpoint edited to another charset
+    edited = tmp_path / "edited.ckpt"
+    torch.save(ckpt, edited)
+    with pytest.raises(CheckpointError, match="weights do not fit the checkpoint's own model config"):
+        Recognizer.load(edited)

@@ -29,7 +29,8 @@ def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = ()) -> list[Path]:
 
 
 class TextSampler:
-    """English words by frequency (wordfreq) in lower, Title or UPPER case, plus random strings.
+    """English words by frequency (wordfreq) in lower, Title or UPPER case, plus random strings
+    (``p_random``, lengths in ``random_length``) and numbers (``p_number``).
 
     Only texts whose every character survives ``charset.normalize`` unchanged in length
     are produced, so character extents always line up with the label.
@@ -43,6 +44,7 @@ class TextSampler:
         p_number: float = 0.05,
         case_weights: tuple[float, float, float] = (0.5, 0.25, 0.25),
         max_length: int = 16,
+        random_length: tuple[int, int] = (1, 10),
     ) -> None:
         from wordfreq import top_n_list
 
@@ -55,12 +57,13 @@ class TextSampler:
         # Zipf-like weights by rank, flattened (power 0.5) so that rare words appear too.
         self.cum_weights = list(_cumulative(1.0 / math.sqrt(rank + 1) for rank in range(len(words))))
         self.symbols = "".join(sorted(alphabet))
-        self.p_random, self.p_number, self.case_weights, self.max_length = p_random, p_number, case_weights, max_length
+        self.p_random, self.p_number, self.case_weights = p_random, p_number, case_weights
+        self.random_length = random_length
 
     def sample(self, rng: random.Random) -> str:
         r = rng.random()
         if r < self.p_random:
-            text = "".join(rng.choices(self.symbols, k=rng.randint(1, 10)))
+            text = "".join(rng.choices(self.symbols, k=rng.randint(*self.random_length)))
         elif r < self.p_random + self.p_number:
             text = str(rng.randint(0, 10 ** rng.randint(1, 6)))
         else:
