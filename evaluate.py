@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from ocr import CheckpointError, Recognizer
+from ocr.cli import add_model_arguments, load_recognizer
 from ocr.evaluation import evaluate_folder, markdown_table, summarize
 from ocr.metrics import WordScores
 
@@ -12,9 +12,8 @@ from ocr.metrics import WordScores
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dirs", nargs="+", help="folders holding images/ and labels.tsv")
-    parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--json", dest="json_path", help="also write the numbers to this JSON file")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
+    add_model_arguments(parser)
     return parser.parse_args()
 
 
@@ -25,11 +24,7 @@ def main() -> int:
         print(f"error: {d}: not a folder with labels.tsv", file=sys.stderr)
     if missing:
         return 2
-    try:
-        recognizer = Recognizer.load(args.checkpoint, batch_size=args.batch_size)
-    except CheckpointError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    recognizer = load_recognizer(args)
     sets, total, total_seconds = {}, WordScores(), 0.0
     for folder in args.dirs:
         scores, seconds = evaluate_folder(recognizer, folder)

@@ -5,16 +5,16 @@ import sys
 
 from tqdm import tqdm
 
-from ocr import CheckpointError, ImageLoadError, Recognizer
+from ocr import ImageLoadError
+from ocr.cli import add_model_arguments, load_recognizer
 from ocr.inputs import expand_inputs
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
-    parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--format", choices=("text", "json", "tsv"), default="text", help="output format")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
+    add_model_arguments(parser)
     return parser.parse_args()
 
 
@@ -23,11 +23,7 @@ def main() -> int:
     paths, errors = expand_inputs(args.inputs)
     for line in errors:
         print(f"error: {line}", file=sys.stderr)
-    try:
-        recognizer = Recognizer.load(args.checkpoint, batch_size=args.batch_size)
-    except CheckpointError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    recognizer = load_recognizer(args)
     failed = bool(errors)
     rows = []
     progress = tqdm(total=len(paths), unit="img", disable=len(paths) < 256 or not sys.stderr.isatty())

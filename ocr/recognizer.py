@@ -10,7 +10,7 @@ import torch
 from ocr.checkpoint import load_model
 from ocr.data.batch import pad_images
 from ocr.data.transforms import ImageLoadError, ImageSource, load_image
-from ocr.decoding import Prediction, greedy_decode
+from ocr.decoding import Decoder, Lexicon, Prediction
 from ocr.models import num_frames
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
@@ -23,15 +23,26 @@ class Recognizer:
     >>> [p.text for p in rec.read(["data/samples/simply.jpg"])]
     """
 
-    def __init__(self, loaded, batch_size: int = 64) -> None:
+    def __init__(self, loaded, batch_size: int = 64, decoder: str = "greedy", beam_width: int = 10,
+                 lexicon: str | Path | list[str] | None = None) -> None:
         self.model, self.charset, self.preprocess = loaded.model, loaded.charset, loaded.preprocess
         self.hparams = loaded.hparams
         self.batch_size = batch_size
+        if isinstance(lexicon, (str, Path)):
+            lexicon = Lexicon.from_file(str(lexicon), self.charset)
+        elif lexicon is not None:
+            lexicon = Lexicon(list(lexicon), self.charset)
+        self.decode = Decoder(self.charset, decoder, beam_width, lexicon)
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64) -> "Recognizer":
-        """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable."""
-        return cls(load_model(checkpoint or DEFAULT_MODEL), batch_size)
+    def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "greedy",
+             beam_width: int = 10, lexicon: str | Path | list[str] | None = None) -> "Recognizer":
+        """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
+
+        ``decoder``: ``greedy`` (best path), ``beam`` (CTC prefix beam search of ``beam_width``)
+        or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
+        """
+        return cls(load_model(checkpoint or DEFAULT_MODEL), batch_size, decoder, beam_width, lexicon)
 
     def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
         """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""
@@ -66,6 +77,6 @@ class Recognizer:
             idx = order[start : start + self.batch_size]
             images, widths = pad_images([tensors[i] for i in idx])
             log_probs = self.model(images, widths)
-            for i, p in zip(idx, greedy_decode(log_probs, num_frames(widths), self.charset)):
+            for i, p in zip(idx, self.decode(log_probs, num_frames(widths))):
                 out[i] = p
         return out

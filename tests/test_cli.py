@@ -102,3 +102,18 @@ def test_evaluate_prints_table_and_writes_json(tiny_checkpoint, tmp_path):
 def test_evaluate_missing_folder_is_a_clear_error(tmp_path):
     result = run_script("evaluate.py", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "not a folder with labels.tsv" in result.stderr
+
+
+def test_predict_with_beam_and_lexicon_decoders(tiny_checkpoint, tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("simply\nopen\ncoffee\n2026\n")
+    beam = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--decoder", "beam",
+                      "--beam-width", "4")
+    assert beam.returncode == 0 and len(beam.stdout.strip().splitlines()) == len(SAMPLE_NAMES)
+    lexicon = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--decoder", "lexicon",
+                         "--lexicon", str(words), "--format", "json")
+    assert lexicon.returncode == 0, lexicon.stderr
+    allowed = {v for w in ("simply", "open", "coffee", "2026") for v in (w, w.title(), w.upper())}
+    assert {row["text"] for row in json.loads(lexicon.stdout)} <= allowed
+    missing = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--decoder", "lexicon")
+    assert missing.returncode != 0 and "needs --lexicon" in missing.stderr

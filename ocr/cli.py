@@ -1,0 +1,29 @@
+"""Arguments and model loading shared by predict.py and evaluate.py."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ocr.checkpoint import CheckpointError
+from ocr.recognizer import Recognizer
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint, --batch-size and the decoder options."""
+    parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
+    parser.add_argument("--decoder", choices=("greedy", "beam", "lexicon"), default="greedy",
+                        help="best path, CTC prefix beam search, or the best word of --lexicon")
+    parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder beam")
+    parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
+
+
+def load_recognizer(args: argparse.Namespace) -> Recognizer:
+    """The recognizer the arguments ask for; a bad checkpoint or lexicon exits with code 2."""
+    if args.decoder == "lexicon" and not args.lexicon:
+        sys.exit("error: --decoder lexicon needs --lexicon FILE")
+    try:
+        return Recognizer.load(args.checkpoint, args.batch_size, args.decoder, args.beam_width, args.lexicon)
+    except (CheckpointError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
