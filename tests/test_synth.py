@@ -5,6 +5,7 @@ import pytest
 from ocr.charset import Charset
 from ocr.data.alignment import frame_targets
 from ocr.data.datasets import SyntheticWords
+from ocr.data.scene import SceneRenderer
 from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
 from ocr.decoding import collapse
@@ -13,10 +14,10 @@ from ocr.models import num_frames
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 
 
-@pytest.fixture(scope="module")
-def dataset() -> SyntheticWords:
+@pytest.fixture(scope="module", params=[WordRenderer, SceneRenderer], ids=["basic", "scene"])
+def dataset(request) -> SyntheticWords:
     sampler = TextSampler(PRINTABLE, vocabulary_size=2000)
-    return SyntheticWords(16, 7, sampler, WordRenderer(installed_fonts()), Preprocess(max_width=256))
+    return SyntheticWords(24, 7, sampler, request.param(installed_fonts()), Preprocess(max_width=256))
 
 
 def test_samples_are_deterministic_per_seed_epoch_index(dataset):

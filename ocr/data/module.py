@@ -9,10 +9,12 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from ocr.charset import Charset
 from ocr.data.batch import Collate
 from ocr.data.datasets import LabelledFolder, SyntheticWords
+from ocr.data.scene import SceneRenderer
 from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
 
 SYNTH_VAL_NAME = "val"
+RENDERERS = {"basic": WordRenderer, "scene": SceneRenderer}
 
 
 class OCRDataModule(L.LightningDataModule):
@@ -73,7 +75,11 @@ class OCRDataModule(L.LightningDataModule):
     def _synthetic(self, size: int, seed: int) -> SyntheticWords:
         cfg = self.synth_cfg
         sampler = TextSampler(self.charset, **cfg.get("text", {}))
-        renderer = WordRenderer(installed_fonts(cfg.get("font_dirs", [])), **cfg.get("render", {}))
+        render = dict(cfg.get("render", {}))
+        name = render.pop("name", "basic")
+        if name not in RENDERERS:
+            raise ValueError(f"data.synth.render.name must be one of {sorted(RENDERERS)}, got {name!r}")
+        renderer = RENDERERS[name](installed_fonts(cfg.get("font_dirs", [])), **render)
         return SyntheticWords(size, seed, sampler, renderer, self.preprocess)
 
     def _folder(self, root: str) -> LabelledFolder:
