@@ -46,8 +46,8 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     datamodule = build_datamodule(cfg, system.charset)
     if system.loss_fn.requires_alignment and not datamodule.provides_alignment:
         raise ConfigError(
-            f"loss={cfg.loss.name} needs character extents, which data.source={cfg.data.source} does not provide; "
-            "use loss=ctc or data=synth"
+            f"loss={cfg.loss.name} needs character extents, which data.sources={dict(datamodule.sources)} "
+            "do not all provide (folders never do); use loss=ctc or synthetic data"
         )
     if cfg.ckpt_path is not None:
         check_resumable(cfg.ckpt_path, dict(system.hparams))

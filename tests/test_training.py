@@ -14,7 +14,7 @@ def test_ce_loss_without_alignment_fails_at_start_up(tmp_path):
     folder = tmp_path / "words"
     folder.mkdir()
     (folder / "labels.tsv").write_text("a.png\tword\n")
-    cfg = tiny_config("loss=ce", "data=folder", f"data.train_dirs=[{folder}]")
+    cfg = tiny_config("loss=ce", "data=folder", f"data.folder_dirs=[{folder}]")
     with pytest.raises(ConfigError, match="loss=ce needs character extents"):
         train(cfg, tmp_path / "run")
 
@@ -111,7 +111,7 @@ def test_training_from_a_labelled_folder_survives_a_bad_image(tmp_path):
     (folder / "images" / "broken.png").write_text("not an image")
     lines.append("images/broken.png\tbroken")
     (folder / "labels.tsv").write_text("\n".join(lines) + "\n")
-    cfg = tiny_config("data=folder", f"data.train_dirs=[{folder}]", f"data.val_dirs=[{folder}]", "trainer.max_steps=3")
+    cfg = tiny_config("data=folder", f"data.folder_dirs=[{folder}]", f"data.val_dirs=[{folder}]", "trainer.max_steps=3")
     trainer = train(cfg, tmp_path / "run")
     assert trainer.global_step == 3
     assert "words/acc36" in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]

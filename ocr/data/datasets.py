@@ -6,12 +6,13 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ocr.charset import Charset, charset_warning
-from ocr.data.batch import Example
-from ocr.data.synth import TextSampler, WordRenderer
+from ocr.data.batch import Example, Extents
+from ocr.data.synth import Renderer, TextSampler
 from ocr.data.transforms import ImageLoadError, Preprocess, load_image
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class SyntheticWords(Dataset):
     """
 
     def __init__(
-        self, size: int, seed: int, sampler: TextSampler, renderer: WordRenderer, preprocess: Preprocess
+        self, size: int, seed: int, sampler: TextSampler, renderer: Renderer, preprocess: Preprocess
     ) -> None:
         self.size, self.seed, self.epoch = size, seed, 0
         self.sampler, self.renderer, self.preprocess = sampler, renderer, preprocess
@@ -119,10 +120,14 @@ class SyntheticWords(Dataset):
     def __len__(self) -> int:
         return self.size
 
-    def __getitem__(self, index: int) -> Example:
+    def render(self, index: int) -> tuple[Image.Image, str, Extents]:
+        """The raw rendering of sample ``index``: gray image, normalised label, extents."""
         rng = random.Random(f"{self.seed}/{self.epoch}/{index}")
         text = self.sampler.sample(rng)
         image, extents = self.renderer.render(text, rng)
+        return image, self.sampler.charset.normalize(text), extents
+
+    def __getitem__(self, index: int) -> Example:
+        image, label, extents = self.render(index)
         tensor, scale = self.preprocess(image)
-        label = self.sampler.charset.normalize(text)
         return Example(tensor, label, [(x0 * scale, x1 * scale) for x0, x1 in extents])

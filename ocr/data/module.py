@@ -1,20 +1,24 @@
-"""The LightningDataModule: training source, a fixed synthetic validation split, real folders."""
+"""The LightningDataModule: a weighted mix of training sources, a fixed synthetic
+validation split, and real validation folders."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import lightning as L
-from torch.utils.data import ConcatDataset, DataLoader, Dataset
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, WeightedRandomSampler
 
 from ocr.charset import Charset
 from ocr.data.batch import Collate
 from ocr.data.datasets import LabelledFolder, SyntheticWords
+from ocr.data.lmdb_store import LmdbWords
 from ocr.data.scene import SceneRenderer
 from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
 
 SYNTH_VAL_NAME = "val"
 RENDERERS = {"basic": WordRenderer, "scene": SceneRenderer}
+SOURCES = ("synth", "folder", "lmdb")
 
 
 class OCRDataModule(L.LightningDataModule):
@@ -23,56 +27,71 @@ class OCRDataModule(L.LightningDataModule):
     Args:
         charset: labels are normalised into it.
         preprocess: image resizing/normalisation (from the model's input config).
-        source: ``synth`` (render on the fly) or ``folder`` (``train_dirs``).
+        sources: training mixture, weight per source: ``synth`` (rendered on the fly),
+            ``folder`` (``folder_dirs``), ``lmdb`` (``lmdb_dirs``); e.g. ``{synth: 1.0}``.
         batch_size, num_workers: DataLoader settings.
-        synth: renderer and text settings (``epoch_size``, ``seed``, ``font_dirs``, ...).
-        train_dirs: folders with ``labels.tsv`` for ``source=folder``.
+        synth: renderer and text settings (``epoch_size``, ``seed``, ``render``, ``text``, ...).
+        folder_dirs: folders with ``labels.tsv``.
+        lmdb_dirs: LMDB folders (deep-text-recognition-benchmark layout).
         val_size: size of the fixed synthetic validation split (0 disables it).
         val_dirs: labelled folders scored at every validation, each logged under its name.
         strict: a problem in a folder's labels or images stops training (default: skip it).
+
+    An epoch is ``synth.epoch_size`` samples when the mix holds more than one source or only
+    ``synth``; a single folder or LMDB source is read once per epoch, shuffled.
     """
 
     def __init__(
         self,
         charset: Charset,
         preprocess: Preprocess,
-        source: str = "synth",
+        sources: dict[str, float] | None = None,
         batch_size: int = 64,
         num_workers: int = 1,
         synth: dict | None = None,
-        train_dirs: list[str] | tuple[str, ...] = (),
+        folder_dirs: list[str] | tuple[str, ...] = (),
+        lmdb_dirs: list[str] | tuple[str, ...] = (),
         val_size: int = 1024,
         val_dirs: list[str] | tuple[str, ...] = (),
         strict: bool = False,
     ) -> None:
         super().__init__()
-        if source not in ("synth", "folder"):
-            raise ValueError(f"data.source must be 'synth' or 'folder', got {source!r}")
-        if source == "folder" and not train_dirs:
-            raise ValueError("data.source=folder needs data.train_dirs=[DIR, ...]")
-        for folder in [*train_dirs, *val_dirs]:
+        self.sources = {k: float(v) for k, v in (sources or {"synth": 1.0}).items() if v}
+        unknown = set(self.sources) - set(SOURCES)
+        if unknown or not self.sources:
+            raise ValueError(f"data.sources must weight some of {SOURCES}, got {dict(sources or {})}")
+        dirs = {"folder": list(folder_dirs), "lmdb": list(lmdb_dirs)}
+        for kind, paths in dirs.items():
+            if kind in self.sources and not paths:
+                raise ValueError(f"data.sources has {kind} but data.{kind}_dirs is empty")
+        for folder in [*folder_dirs, *lmdb_dirs, *val_dirs]:
             if not Path(folder).is_dir():
                 raise FileNotFoundError(f"{folder}: dataset folder not found")
-        self.charset, self.preprocess, self.source = charset, preprocess, source
-        self.batch_size, self.num_workers = batch_size, num_workers
+        self.charset, self.preprocess = charset, preprocess
+        self.batch_size, self.num_workers, self.strict = batch_size, num_workers, strict
         self.synth_cfg = dict(synth or {})
-        self.train_dirs, self.val_dirs, self.val_size = list(train_dirs), list(val_dirs), val_size
-        self.strict = strict
+        self.dirs, self.val_dirs, self.val_size = dirs, list(val_dirs), val_size
         self.collate = Collate(charset)
-        self._train: Dataset | None = None
+        self._parts: dict[str, Dataset] = {}
         self._val: dict[str, Dataset] = {}
 
     @property
     def provides_alignment(self) -> bool:
-        """True when training batches carry character extents (needed by ``loss=ce``)."""
-        return self.source == "synth"
+        """True when every training sample carries character extents (needed by ``loss=ce``)."""
+        if "folder" in self.sources:
+            return False
+        if "lmdb" in self.sources:
+            self.setup("fit")
+            return all(ds.has_extents for ds in self._parts["lmdb"].datasets)
+        return True
 
     @property
     def val_names(self) -> list[str]:
         """Names of the validation sets, in dataloader order."""
         return ([SYNTH_VAL_NAME] if self.val_size > 0 else []) + [Path(d).name for d in self.val_dirs]
 
-    def _synthetic(self, size: int, seed: int) -> SyntheticWords:
+    def synthetic(self, size: int, seed: int) -> SyntheticWords:
+        """A synthetic dataset as configured in ``data.synth``."""
         cfg = self.synth_cfg
         sampler = TextSampler(self.charset, **cfg.get("text", {}))
         render = dict(cfg.get("render", {}))
@@ -86,33 +105,39 @@ class OCRDataModule(L.LightningDataModule):
         return LabelledFolder(root, self.charset, self.preprocess, self.strict)
 
     def setup(self, stage: str | None = None) -> None:
-        if self._train is None and stage in (None, "fit"):
-            if self.source == "synth":
-                self._train = self._synthetic(self.synth_cfg.get("epoch_size", 32000), self.synth_cfg.get("seed", 0))
-            else:
-                self._train = ConcatDataset([self._folder(d) for d in self.train_dirs])
+        if not self._parts and stage in (None, "fit"):
+            for kind in self.sources:
+                if kind == "synth":
+                    cfg = self.synth_cfg
+                    self._parts[kind] = self.synthetic(cfg.get("epoch_size", 32000), cfg.get("seed", 0))
+                elif kind == "folder":
+                    self._parts[kind] = ConcatDataset([self._folder(d) for d in self.dirs["folder"]])
+                else:
+                    self._parts[kind] = ConcatDataset([LmdbWords(d, self.charset, self.preprocess)
+                                                       for d in self.dirs["lmdb"]])
         if not self._val:
             if self.val_size > 0:
-                self._val[SYNTH_VAL_NAME] = self._synthetic(self.val_size, self.synth_cfg.get("val_seed", 12345))
+                self._val[SYNTH_VAL_NAME] = self.synthetic(self.val_size, self.synth_cfg.get("val_seed", 12345))
             for d in self.val_dirs:
                 self._val[Path(d).name] = self._folder(d)
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=self.collate,
-            persistent_workers=False,
-            drop_last=shuffle,
-        )
+    def _loader(self, dataset: Dataset, shuffle: bool = False, sampler=None) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
+                          num_workers=self.num_workers, collate_fn=self.collate, drop_last=shuffle or sampler is not None)
 
     def train_dataloader(self) -> DataLoader:
-        if isinstance(self._train, SyntheticWords):
-            # new images every epoch; needs trainer.reload_dataloaders_every_n_epochs=1
-            self._train.epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        return self._loader(self._train, shuffle=self.source == "folder")
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        if "synth" in self._parts:  # new images every epoch; needs trainer.reload_dataloaders_every_n_epochs=1
+            self._parts["synth"].epoch = epoch
+        if list(self._parts) == ["synth"]:
+            return self._loader(self._parts["synth"])
+        if len(self._parts) == 1:
+            return self._loader(next(iter(self._parts.values())), shuffle=True)
+        parts = list(self._parts.items())
+        weights = torch.cat([torch.full((len(ds),), self.sources[k] / len(ds), dtype=torch.double) for k, ds in parts])
+        generator = torch.Generator().manual_seed(self.synth_cfg.get("seed", 0) * 1000 + epoch)
+        sampler = WeightedRandomSampler(weights, self.synth_cfg.get("epoch_size", 32000), generator=generator)
+        return self._loader(ConcatDataset([ds for _, ds in parts]), sampler=sampler)
 
     def val_dataloader(self) -> list[DataLoader]:
-        return [self._loader(ds, shuffle=False) for ds in self._val.values()]
+        return [self._loader(ds) for ds in self._val.values()]

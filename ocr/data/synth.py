@@ -10,10 +10,17 @@ import math
 import random
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from ocr.charset import Charset
+
+
+class Renderer(Protocol):
+    """What the datasets need from a renderer."""
+
+    def render(self, text: str, rng: random.Random) -> tuple[Image.Image, list[tuple[float, float]]]: ...
 
 
 def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = ()) -> list[Path]:
@@ -192,3 +199,65 @@ def _degrade(image: Image.Image, rng: random.Random) -> Image.Image:
     return image
 
 
+
+
+def main() -> None:
+    """``python -m ocr.data.synth``: pre-render words to LMDB, or write a preview grid."""
+    import argparse
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from ocr.data.lmdb_store import write_lmdb
+    from ocr.training import build_datamodule
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--out", help="LMDB folder to create (with --count)")
+    parser.add_argument("--count", type=int, default=64, help="samples to render")
+    parser.add_argument("--seed", type=int, default=0, help="renders sample i of seed S identically every time")
+    parser.add_argument("--preview", help="write a PNG grid of samples here instead")
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. renderer=scene charset=lower36")
+    args = parser.parse_args()
+    if not args.out and not args.preview:
+        parser.error("give --out PATH.lmdb or --preview PATH.png")
+    config_dir = Path(__file__).resolve().parents[2] / "configs"
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=args.overrides)
+    from ocr.charset import Charset
+
+    charset = Charset.from_config(OmegaConf.to_container(cfg.charset))
+    dataset = build_datamodule(cfg, charset).synthetic(args.count, args.seed)
+    height = cfg.model.input.height
+
+    def samples():
+        for i in range(args.count):
+            image, label, extents = dataset.render(i)
+            scale = height / image.height
+            resized = image.resize((max(1, round(image.width * scale)), height), Image.Resampling.BILINEAR)
+            yield resized, label, [(a * scale, b * scale) for a, b in extents]
+
+    if args.preview:
+        out = preview_grid(list(samples()))
+        out.save(args.preview)
+        print(f"{args.preview}: {args.count} samples")
+    else:
+        n = write_lmdb(args.out, samples(), args.count)
+        print(f"{args.out}: {n} samples")
+
+
+def preview_grid(samples: list[tuple[Image.Image, str, list[tuple[float, float]]]], columns: int = 4) -> Image.Image:
+    """Samples in a grid, each with its label underneath."""
+    cell_w = max(im.width for im, _, _ in samples) + 8
+    cell_h = max(im.height for im, _, _ in samples) + 22
+    rows = -(-len(samples) // columns)
+    grid = Image.new("L", (columns * cell_w, rows * cell_h), 255)
+    draw = ImageDraw.Draw(grid)
+    for k, (image, label, _) in enumerate(samples):
+        x, y = (k % columns) * cell_w + 4, (k // columns) * cell_h + 2
+        grid.paste(image, (x, y))
+        draw.text((x, y + image.height + 2), label, fill=0)
+    return grid
+
+
+if __name__ == "__main__":
+    main()

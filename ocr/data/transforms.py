@@ -1,6 +1,7 @@
 """Load images safely and turn them into normalised, height-32 tensors."""
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -16,15 +17,20 @@ class ImageLoadError(ValueError):
     """An input could not be read as an image; the message names the input."""
 
 
-def load_image(source: ImageSource) -> Image.Image:
-    """Open a path (or take a PIL image), apply EXIF rotation, return it as RGB or L.
+def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Image:
+    """Open a path, encoded bytes or a PIL image, apply EXIF rotation, return it as RGB or L.
 
-    Raises :class:`ImageLoadError` with a one-line reason naming the input.
+    Raises :class:`ImageLoadError` with a one-line reason naming the input (or ``name``).
     """
-    name = getattr(source, "filename", None) or "<image>" if isinstance(source, Image.Image) else str(source)
+    if name is None:
+        name = getattr(source, "filename", None) or "<image>" if isinstance(source, (Image.Image, bytes)) else str(source)
     try:
-        if isinstance(source, Image.Image):
+        if isinstance(source, bytes):
+            image = Image.open(io.BytesIO(source))
+            image.load()
+        elif isinstance(source, Image.Image):
             image = source
+            image.load()
         else:
             path = Path(source)
             if not path.is_file():

@@ -1,0 +1,70 @@
+"""Pre-rendered LMDB datasets: writing, reading, training from them and from a mix."""
+import subprocess
+import sys
+
+import lmdb
+import pytest
+
+from ocr.charset import Charset
+from ocr.data.lmdb_store import LmdbWords, write_lmdb
+from ocr.data.transforms import Preprocess
+from ocr.training import train
+from tests.conftest import ROOT, tiny_config
+
+PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lmdb") / "words.lmdb"
+    result = subprocess.run([sys.executable, "-m", "ocr.data.synth", "--count", "40", "--out", str(out),
+                             "renderer=scene", "data.synth.text.vocabulary_size=2000"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+def test_prerendered_lmdb_has_the_standard_layout_plus_extents(rendered):
+    env = lmdb.open(str(rendered), readonly=True, lock=False)
+    with env.begin() as txn:
+        assert txn.get(b"num-samples") == b"40"
+        assert txn.get(b"image-000000001")[:8] == b"\x89PNG\r\n\x1a\n"
+        assert txn.get(b"label-000000040") and txn.get(b"extents-000000001")
+    env.close()
+    dataset = LmdbWords(rendered, PRINTABLE, Preprocess())
+    assert len(dataset) == 40 and dataset.has_extents
+    example = dataset[0]
+    assert example.image.shape[1] == 32 and len(example.extents) == len(example.text)
+
+
+def test_a_corrupt_record_is_skipped(tmp_path, rendered):
+    from PIL import Image
+
+    good = Image.new("L", (40, 32), 200)
+    write_lmdb(tmp_path / "x", [(good, "ok", None), (good, "also", None)], 2)
+    env = lmdb.open(str(tmp_path / "x"))
+    with env.begin(write=True) as txn:
+        txn.put(b"image-000000001", b"broken bytes")
+    env.close()
+    assert LmdbWords(tmp_path / "x", PRINTABLE, Preprocess())[0].text == "also"
+
+
+def test_training_from_lmdb_with_ce_and_from_a_mix(rendered, tmp_path):
+    trainer = train(tiny_config("data=lmdb", f"data.lmdb_dirs=[{rendered}]", "loss=ce"), tmp_path / "lmdb")
+    assert trainer.global_step == 4
+    mix = train(tiny_config("data=mix", f"data.lmdb_dirs=[{rendered}]", "data.sources.lmdb=0.5"), tmp_path / "mix")
+    assert mix.global_step == 4
+
+
+def test_writing_over_an_existing_dataset_is_refused(rendered):
+    with pytest.raises(FileExistsError, match="already exists"):
+        write_lmdb(rendered, [], 0)
+
+
+def test_preview_grid(tmp_path):
+    out = tmp_path / "grid.png"
+    result = subprocess.run([sys.executable, "-m", "ocr.data.synth", "--count", "8", "--preview", str(out),
+                             "data.synth.text.vocabulary_size=2000"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert out.stat().st_size > 1000
+
