@@ -1,7 +1,7 @@
 """Word accuracy, character error rate and normalised edit distance."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ocr.charset import normalize36
 
@@ -30,6 +30,7 @@ class WordScores:
     char_edits: int = 0
     label_chars: int = 0
     confidence_sum: float = 0.0
+    outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, acc36 correct)
 
     def add(self, prediction: str, label: str, confidence: float = 0.0) -> None:
         p36, l36 = normalize36(prediction), normalize36(label)
@@ -41,11 +42,14 @@ class WordScores:
         self.char_edits += dist
         self.label_chars += len(label)
         self.confidence_sum += confidence
+        self.outcomes.append((confidence, p36 == l36))
 
     def merge(self, other: "WordScores") -> "WordScores":
         """Totals of both, for word-weighted summary rows."""
         fields = ("words", "correct36", "correct_cs", "ned_sum", "char_edits", "label_chars", "confidence_sum")
-        return WordScores(**{f: getattr(self, f) + getattr(other, f) for f in fields})
+        merged = WordScores(**{f: getattr(self, f) + getattr(other, f) for f in fields})
+        merged.outcomes = self.outcomes + other.outcomes
+        return merged
 
     def summary(self) -> dict[str, float]:
         n = max(self.words, 1)
@@ -56,4 +60,15 @@ class WordScores:
             "ned": self.ned_sum / n,
             "cer": self.char_edits / max(self.label_chars, 1),
             "confidence": self.confidence_sum / n,
+            "acc36_cov95": accuracy_at_coverage(self.outcomes, 0.95),
+            "acc36_cov90": accuracy_at_coverage(self.outcomes, 0.90),
         }
+
+
+def accuracy_at_coverage(outcomes: list[tuple[float, bool]], coverage: float) -> float:
+    """Accuracy over the ``coverage`` fraction of words read with the highest confidence,
+    i.e. after rejecting the least confident ``1 - coverage``."""
+    if not outcomes:
+        return 0.0
+    kept = sorted(outcomes, key=lambda o: -o[0])[: max(1, round(coverage * len(outcomes)))]
+    return sum(correct for _, correct in kept) / len(kept)

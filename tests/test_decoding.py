@@ -47,3 +47,12 @@ def test_word_confidence_is_product_of_character_confidences():
     assert prediction.char_confidences == pytest.approx([0.8, 0.8])
     assert prediction.confidence == pytest.approx(0.64)
     assert not math.isnan(prediction.confidence)
+
+
+def test_accuracy_at_coverage_rejects_the_least_confident():
+    from ocr.metrics import accuracy_at_coverage
+
+    outcomes = [(0.9, True)] * 8 + [(0.2, False), (0.1, False)]
+    assert accuracy_at_coverage(outcomes, 1.0) == 0.8
+    assert accuracy_at_coverage(outcomes, 0.9) == pytest.approx(8 / 9)
+    assert accuracy_at_coverage(outcomes, 0.8) == 1.0

@@ -36,8 +36,12 @@ def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = ()) -> list[Path]:
 
 
 class TextSampler:
-    """English words by frequency (wordfreq) in lower, Title or UPPER case, plus random strings
-    (``p_random``, lengths in ``random_length``) and numbers (``p_number``).
+    """English words in lower, Title or UPPER case, plus random strings (``p_random``, lengths
+    in ``random_length``), numbers (``p_number``), dates, times, prices and codes
+    (``p_formatted``) and words with punctuation attached (``p_punctuated``).
+
+    Words are drawn by frequency (wordfreq, flattened), or uniformly with ``p_uniform`` so
+    that rare words appear.
 
     Only texts whose every character survives ``charset.normalize`` unchanged in length
     are produced, so character extents always line up with the label.
@@ -52,6 +56,9 @@ class TextSampler:
         case_weights: tuple[float, float, float] = (0.5, 0.25, 0.25),
         max_length: int = 16,
         random_length: tuple[int, int] = (1, 10),
+        p_formatted: float = 0.0,
+        p_punctuated: float = 0.0,
+        p_uniform: float = 0.0,
     ) -> None:
         from wordfreq import top_n_list
 
@@ -66,20 +73,43 @@ class TextSampler:
         self.symbols = "".join(sorted(alphabet))
         self.p_random, self.p_number, self.case_weights = p_random, p_number, case_weights
         self.random_length = random_length
+        self.p_formatted, self.p_punctuated, self.p_uniform = p_formatted, p_punctuated, p_uniform
 
     def sample(self, rng: random.Random) -> str:
         r = rng.random()
         if r < self.p_random:
             text = "".join(rng.choices(self.symbols, k=rng.randint(*self.random_length)))
-        elif r < self.p_random + self.p_number:
+        elif (r := r - self.p_random) < self.p_number:
             text = str(rng.randint(0, 10 ** rng.randint(1, 6)))
+        elif (r := r - self.p_number) < self.p_formatted:
+            text = rng.choice(FORMATS)(rng)
         else:
-            word = rng.choices(self.words, cum_weights=self.cum_weights)[0]
-            case = rng.choices((str.lower, str.title, str.upper), weights=self.case_weights)[0]
-            text = case(word)
+            text = self._word(rng)
+            if r - self.p_formatted < self.p_punctuated:
+                text = rng.choice(PUNCTUATION).format(text)
         if len(self.charset.normalize(text)) != len(text):
             text = "".join(c for c in text if self.charset.normalize(c))
         return text or rng.choice(self.words)
+
+
+    def _word(self, rng: random.Random) -> str:
+        if rng.random() < self.p_uniform:
+            word = rng.choice(self.words)
+        else:
+            word = rng.choices(self.words, cum_weights=self.cum_weights)[0]
+        return rng.choices((str.lower, str.title, str.upper), weights=self.case_weights)[0](word)
+
+
+FORMATS = (
+    lambda r: f"{r.randint(1, 28):02d}/{r.randint(1, 12):02d}/{r.randint(1950, 2035)}",  # date
+    lambda r: f"{r.randint(1950, 2035)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",  # ISO date
+    lambda r: f"{r.randint(0, 23)}:{r.randint(0, 59):02d}",  # time
+    lambda r: f"${r.randint(0, 999)}.{r.randint(0, 99):02d}",  # price
+    lambda r: f"{r.randint(1, 99)}%",  # percentage
+    lambda r: f"{r.randint(100, 999)}-{r.randint(1000, 9999)}",  # phone-like
+    lambda r: f"#{r.randint(1, 999)}",  # number sign
+)
+PUNCTUATION = ("{}!", "{}.", "{},", "{}?", "{}:", "({})", "\"{}\"", "{}'s", "'{}'", "{}-", "&{}", "@{}")
 
 
 def _cumulative(values):
