@@ -1,0 +1,65 @@
+"""Export a checkpoint for deployment: ONNX or TorchScript, dynamic batch and width.
+
+    python -m ocr.export --checkpoint X.ckpt --format onnx|torchscript --out F
+
+The exported graph maps images ``(B, C, 32, W)`` (normalised as ocr/data/transforms.py
+does) to log-probabilities ``(T, B, classes)`` with ``T = W // 4 + 1``. It reads a batch
+as is, without per-image widths: batch images of equal width for results identical to
+``Recognizer``. The charset and input settings are stored in the ONNX file's metadata
+(``ocr.charset``, ``ocr.input``) and in a ``.json`` beside a TorchScript file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from ocr.checkpoint import load_model
+
+FORMATS = ("onnx", "torchscript")
+
+
+def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
+    """Write the model of ``checkpoint`` to ``out`` in ``fmt``; returns ``out``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    loaded = load_model(checkpoint)
+    model = loaded.model.eval()
+    spec = loaded.hparams["model"]["input"]
+    example = torch.zeros(2, spec["channels"], spec["height"], 128)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"ocr.charset": json.dumps(loaded.charset.to_config()), "ocr.input": json.dumps(spec)}
+    if fmt == "torchscript":
+        with torch.no_grad():
+            traced = torch.jit.trace(model, example, check_trace=False)
+        torch.jit.save(traced, str(out))
+        out.with_suffix(out.suffix + ".json").write_text(json.dumps(meta, indent=1))
+        return out
+    import onnx
+
+    torch.onnx.export(
+        model, (example,), str(out), input_names=["images"], output_names=["log_probs"],
+        dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "time", 1: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+    graph = onnx.load(str(out))
+    for key, value in meta.items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(out))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="model checkpoint (.ckpt)")
+    parser.add_argument("--format", choices=FORMATS, required=True)
+    parser.add_argument("--out", required=True, help="file to write")
+    args = parser.parse_args()
+    print(f"wrote {export(args.checkpoint, args.format, args.out)}")
+
+
+if __name__ == "__main__":
+    main()
