@@ -16,6 +16,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="best path, CTC prefix beam search, or the best word of --lexicon")
     parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder beam")
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="run the model with PyTorch or onnxruntime (a .onnx checkpoint implies onnx)")
 
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:
@@ -23,7 +25,8 @@ def load_recognizer(args: argparse.Namespace) -> Recognizer:
     if args.decoder == "lexicon" and not args.lexicon:
         sys.exit("error: --decoder lexicon needs --lexicon FILE")
     try:
-        return Recognizer.load(args.checkpoint, args.batch_size, args.decoder, args.beam_width, args.lexicon)
+        return Recognizer.load(args.checkpoint, args.batch_size, args.decoder, args.beam_width, args.lexicon,
+                               args.backend)
     except (CheckpointError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

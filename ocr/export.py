@@ -2,11 +2,12 @@
 
     python -m ocr.export --checkpoint X.ckpt --format onnx|torchscript --out F
 
-The exported graph maps images ``(B, C, 32, W)`` (normalised as ocr/data/transforms.py
-does) to log-probabilities ``(T, B, classes)`` with ``T = W // 4 + 1``. It reads a batch
-as is, without per-image widths: batch images of equal width for results identical to
-``Recognizer``. The charset and input settings are stored in the ONNX file's metadata
-(``ocr.charset``, ``ocr.input``) and in a ``.json`` beside a TorchScript file.
+The exported graph maps right-padded images ``(B, C, 32, W)`` (normalised as
+ocr/data/transforms.py does) and their unpadded ``widths`` ``(B,)`` to log-probabilities
+``(T, B, classes)`` with ``T = W // 4 + 1``; as in PyTorch, the padding never reaches the
+valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are stored in the
+ONNX file's metadata (``ocr.charset``, ``ocr.input``) and in a ``.json`` beside a
+TorchScript file.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
     loaded = load_model(checkpoint)
     model = loaded.model.eval()
     spec = loaded.hparams["model"]["input"]
-    example = torch.zeros(2, spec["channels"], spec["height"], 128)
+    # two different widths, so that tracing records the path that masks padding
+    example = (torch.zeros(2, spec["channels"], spec["height"], 128), torch.tensor([128, 96]))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"ocr.charset": json.dumps(loaded.charset.to_config()), "ocr.input": json.dumps(spec)}
@@ -41,8 +43,8 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
     import onnx
 
     torch.onnx.export(
-        model, (example,), str(out), input_names=["images"], output_names=["log_probs"],
-        dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "time", 1: "batch"}},
+        model, example, str(out), input_names=["images", "widths"], output_names=["log_probs"],
+        dynamic_axes={"images": {0: "batch", 3: "width"}, "widths": {0: "batch"}, "log_probs": {0: "time", 1: "batch"}},
         opset_version=17, dynamo=False,
     )
     graph = onnx.load(str(out))

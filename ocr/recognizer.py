@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ocr.backends import BACKENDS, load_as_onnx, load_onnx
 from ocr.checkpoint import load_model
 from ocr.data.batch import pad_images
 from ocr.data.transforms import ImageLoadError, ImageSource, load_image
@@ -36,13 +37,23 @@ class Recognizer:
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "greedy",
-             beam_width: int = 10, lexicon: str | Path | list[str] | None = None) -> "Recognizer":
+             beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
+             backend: str = "torch") -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``greedy`` (best path), ``beam`` (CTC prefix beam search of ``beam_width``)
         or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
+        ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
+        a ``.onnx`` from ``python -m ocr.export`` is used as is).
         """
-        return cls(load_model(checkpoint or DEFAULT_MODEL), batch_size, decoder, beam_width, lexicon)
+        path = Path(checkpoint or DEFAULT_MODEL)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if path.suffix == ".onnx":
+            loaded = load_onnx(path)
+        else:
+            loaded = load_as_onnx(path) if backend == "onnx" else load_model(path)
+        return cls(loaded, batch_size, decoder, beam_width, lexicon)
 
     def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
         """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""

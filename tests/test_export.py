@@ -12,19 +12,20 @@ from ocr.export import export
 def test_export_matches_pytorch_with_dynamic_batch_and_width(tiny_checkpoint, tmp_path, fmt):
     out = export(tiny_checkpoint, fmt, tmp_path / f"model.{fmt}")
     model = load_model(tiny_checkpoint).model
-    for batch, width in [(1, 48), (3, 200)]:
-        images = torch.randn(batch, 1, 32, width)
+    for widths in ([48], [200, 64, 120], [96, 96]):
+        images, widths = torch.randn(len(widths), 1, 32, max(widths)), torch.tensor(widths)
         with torch.no_grad():
-            expected = model(images)
+            expected = model(images, widths)
         if fmt == "onnx":
             import onnxruntime
 
             session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-            got = torch.from_numpy(session.run(None, {"images": images.numpy()})[0])
+            got = torch.from_numpy(session.run(None, {"images": images.numpy(), "widths": widths.numpy()})[0])
         else:
-            got = torch.jit.load(str(out))(images)
-        assert got.shape == expected.shape == (width // 4 + 1, batch, expected.shape[-1])
-        assert torch.allclose(got, expected, atol=1e-4)
+            got = torch.jit.load(str(out))(images, widths)
+        assert got.shape == expected.shape == (max(widths) // 4 + 1, len(widths), expected.shape[-1])
+        for i, steps in enumerate((widths // 4 + 1).tolist()):  # valid steps of each image
+            assert torch.allclose(got[:steps, i], expected[:steps, i], atol=1e-4)
 
 
 def test_onnx_file_carries_its_charset(tiny_checkpoint, tmp_path):
@@ -33,3 +34,16 @@ def test_onnx_file_carries_its_charset(tiny_checkpoint, tmp_path):
     out = export(tiny_checkpoint, "onnx", tmp_path / "m.onnx")
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert json.loads(meta["ocr.charset"]) == load_model(tiny_checkpoint).charset.to_config()
+
+
+def test_onnx_backend_reads_like_pytorch(tiny_checkpoint, tmp_path):
+    from ocr import Recognizer
+    from tests.conftest import SAMPLES
+
+    paths = sorted(SAMPLES.glob("*.*g"))
+    torch_read = Recognizer.load(tiny_checkpoint).read(paths)
+    onnx_read = Recognizer.load(tiny_checkpoint, backend="onnx").read(paths)
+    exported = Recognizer.load(export(tiny_checkpoint, "onnx", tmp_path / "m.onnx")).read(paths)
+    assert [p.text for p in torch_read] == [p.text for p in onnx_read] == [p.text for p in exported]
+    for a, b in zip(torch_read, exported):
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
