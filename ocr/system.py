@@ -8,11 +8,11 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor
 
-from ocr.charset import Charset, normalize36
+from ocr.charset import Charset
 from ocr.data.batch import Batch
 from ocr.decoding import greedy_decode
 from ocr.losses import build_loss
-from ocr.metrics import edit_distance
+from ocr.metrics import WordScores
 from ocr.models import build_model, num_frames
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ class RecognitionSystem(L.LightningModule):
         model: ``input`` (height, min_width, max_width, channels) and ``backbone`` settings.
         rnn: :class:`~ocr.models.sequence.SequenceModel` settings.
         loss: ``ctc`` or ``ce``.
-        optim: ``optimizer`` and optional ``scheduler`` (Hydra ``_target_`` dicts, partial).
+        optim: ``optimizer`` and optional ``scheduler``: Hydra ``_target_`` dicts, called with
+            the parameters / the optimiser.
         max_nonfinite_steps: stop after this many consecutive skipped steps.
     """
 
@@ -85,16 +86,15 @@ class RecognitionSystem(L.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.trainer.datamodule.val_names[dataloader_idx]
         log_probs = self.model(batch.images, batch.widths)
-        predictions = greedy_decode(log_probs, num_frames(batch.widths), self.charset)
-        texts = [p.text for p in predictions]
-        n, chars = len(texts), max(sum(len(t) for t in batch.texts), 1)
-        acc = sum(p == t for p, t in zip(texts, batch.texts)) / n
-        acc36 = sum(normalize36(p) == normalize36(t) for p, t in zip(texts, batch.texts)) / n
-        cer = sum(edit_distance(p, t) for p, t in zip(texts, batch.texts)) / chars
-        opts = dict(batch_size=n, add_dataloader_idx=False, sync_dist=True)
-        self.log(f"{name}/acc", acc, prog_bar=dataloader_idx == 0, **opts)
-        self.log(f"{name}/acc36", acc36, **opts)
-        self.log(f"{name}/cer", cer, **{**opts, "batch_size": chars})
+        scores = WordScores()
+        for prediction, label in zip(greedy_decode(log_probs, num_frames(batch.widths), self.charset), batch.texts):
+            scores.add(prediction.text, label)
+        summary = scores.summary()
+        opts = dict(batch_size=scores.words, add_dataloader_idx=False, sync_dist=True)
+        # per-batch means weighted by batch size (by characters for CER) give exact epoch values
+        self.log(f"{name}/acc", summary["acc_cs"], prog_bar=dataloader_idx == 0, **opts)
+        self.log(f"{name}/acc36", summary["acc36"], **opts)
+        self.log(f"{name}/cer", summary["cer"], **{**opts, "batch_size": max(scores.label_chars, 1)})
 
     def configure_optimizers(self):
         optim = self.hparams.optim or {}
