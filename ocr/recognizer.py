@@ -25,10 +25,12 @@ class Recognizer:
     """
 
     def __init__(self, loaded, batch_size: int = 64, decoder: str = "greedy", beam_width: int = 10,
-                 lexicon: str | Path | list[str] | None = None) -> None:
+                 lexicon: str | Path | list[str] | None = None, precision: str = "fp32") -> None:
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
         self.model, self.charset, self.preprocess = loaded.model, loaded.charset, loaded.preprocess
         self.hparams = loaded.hparams
-        self.batch_size = batch_size
+        self.batch_size, self.precision = batch_size, precision
         if isinstance(lexicon, (str, Path)):
             lexicon = Lexicon.from_file(str(lexicon), self.charset)
         elif lexicon is not None:
@@ -38,13 +40,14 @@ class Recognizer:
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "greedy",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
-             backend: str = "torch") -> "Recognizer":
+             backend: str = "torch", precision: str = "fp32") -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``greedy`` (best path), ``beam`` (CTC prefix beam search of ``beam_width``)
         or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.export`` is used as is).
+        ``precision``: ``fp32``, or ``bf16`` (autocast; PyTorch backend).
         """
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
@@ -53,7 +56,7 @@ class Recognizer:
             loaded = load_onnx(path)
         else:
             loaded = load_as_onnx(path) if backend == "onnx" else load_model(path)
-        return cls(loaded, batch_size, decoder, beam_width, lexicon)
+        return cls(loaded, batch_size, decoder, beam_width, lexicon, precision)
 
     def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
         """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""
@@ -87,7 +90,8 @@ class Recognizer:
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             images, widths = pad_images([tensors[i] for i in idx])
-            log_probs = self.model(images, widths)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                log_probs = self.model(images, widths)
             for i, p in zip(idx, self.decode(log_probs, num_frames(widths))):
                 out[i] = p
         return out

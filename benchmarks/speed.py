@@ -1,0 +1,110 @@
+"""Reading speed on this machine, per inference setting, with the accuracy each keeps.
+
+    python benchmarks/speed.py [--checkpoint X.ckpt] [--sets ../shared/data/benchmarks/*]
+
+One Markdown table: batch-1 latency (median ms per word, image to text), batch-64
+throughput (words/s), acc36 over the benchmark folders, for PyTorch fp32, PyTorch bf16
+autocast, torch.compile and onnxruntime; plus the model's GFLOP per 32x128 word and the
+fraction of the CPU's peak (``--peak-gflops``, 470 measured on the 2-core dev machine)
+that the best batch-64 setting reaches.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from ocr import Recognizer
+from ocr.evaluation import evaluate_folder
+from ocr.metrics import WordScores
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def model_gflops(model: torch.nn.Module, width: int = 128) -> float:
+    """Forward GFLOP (2 per multiply-add) for one gray 32 x ``width`` image."""
+    flops = 0.0
+
+    def conv_hook(module, inputs, output):
+        nonlocal flops
+        kh, kw = module.kernel_size
+        flops += 2 * output.numel() * module.in_channels // module.groups * kh * kw
+
+    def linear_hook(module, inputs, output):
+        nonlocal flops
+        flops += 2 * output.numel() * module.in_features
+
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    hooks += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 32, width))
+    for h in hooks:
+        h.remove()
+    rnn = model.sequence.rnn
+    steps = width // 4 + 1
+    gates = {"RNN": 1, "LSTM": 4, "GRU": 3}.get(type(rnn).__name__, 4)
+    dirs = 2 if rnn.bidirectional else 1
+    for layer in range(rnn.num_layers):
+        inputs = getattr(rnn, f"weight_ih_l{layer}").shape[1]
+        flops += dirs * steps * 2 * gates * rnn.hidden_size * (inputs + rnn.hidden_size)
+    return flops / 1e9
+
+
+def median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up (and compilation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def settings(checkpoint: str | None) -> dict[str, Recognizer]:
+    compiled = Recognizer.load(checkpoint)
+    compiled.model = torch.compile(compiled.model, dynamic=True)
+    return {
+        "PyTorch fp32": Recognizer.load(checkpoint),
+        "PyTorch bf16 autocast": Recognizer.load(checkpoint, precision="bf16"),
+        "torch.compile fp32": compiled,
+        "onnxruntime fp32": Recognizer.load(checkpoint, backend="onnx"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="default: the shipped model")
+    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in (ROOT.parent / "shared/data/benchmarks").glob("*_*")))
+    parser.add_argument("--peak-gflops", type=float, default=470.0)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(ROOT / ".cache" / "inductor"))
+    word = Image.open(ROOT / "data" / "samples" / "simply.jpg").convert("RGB")
+    batch = [word.resize((128, 32))] * 64
+    rows, best = [], 0.0
+    for name, rec in settings(args.checkpoint).items():
+        latency = median_seconds(lambda: rec.read([word]), args.repeats) * 1000
+        rec.batch_size = 64
+        throughput = 64 / median_seconds(lambda: rec.read(batch), max(5, args.repeats // 5))
+        total = WordScores()
+        for folder in args.sets:
+            total = total.merge(evaluate_folder(rec, folder)[0])
+        acc = f"{100 * total.summary()['acc36']:.1f}" if args.sets else "-"
+        rows.append(f"| {name} | {latency:.2f} | {throughput:.0f} | {acc} |")
+        best = max(best, throughput)
+    gflops = model_gflops(Recognizer.load(args.checkpoint).model)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; model {gflops:.3f} GFLOP per 32x128 word\n")
+    print("| setting | batch-1 latency (ms/word) | batch-64 throughput (words/s) | acc36 |")
+    print("|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\nbest batch-64 throughput reaches {100 * best * gflops / args.peak_gflops:.1f}% "
+          f"of {args.peak_gflops:.0f} GFLOP/s peak")
+
+
+if __name__ == "__main__":
+    main()
