@@ -50,8 +50,9 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
         raise ImageLoadError(f"{name}: not an image file (format not recognised)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageLoadError(f"{name}: image too large ({err})") from None
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ImageLoadError(f"{name}: unreadable or truncated image ({err})") from None
+    except Exception as err:  # decoders raise many kinds on hostile bytes; all mean "unreadable"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ImageLoadError(f"{name}: unreadable or truncated image ({reason})") from None
     if min(image.size) < MIN_SIDE:
         w, h = image.size
         raise ImageLoadError(f"{name}: image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
