@@ -1,0 +1,22 @@
+"""The shipped default model works out of the box."""
+from ocr import Recognizer
+from ocr.recognizer import DEFAULT_MODEL
+from tests.conftest import SAMPLES, run_script
+
+
+def test_default_model_is_small_and_reads_the_samples():
+    assert DEFAULT_MODEL.stat().st_size <= 25 * 1024 * 1024
+    labels = dict(line.split("\t") for line in (SAMPLES / "labels.tsv").read_text().splitlines())
+    names = sorted(labels)
+    predictions = Recognizer.load().read([SAMPLES / n for n in names])
+    read = {n: p.text for n, p in zip(names, predictions)}
+    assert read["simply.jpg"] == "simply"
+    assert read["salutes.png"] == "Salutes!"  # case and punctuation: the 94-character charset
+    assert sum(read[n] == labels[n] for n in names) >= 5
+
+
+def test_predict_and_evaluate_use_the_default_model_without_checkpoint(tmp_path):
+    result = run_script("predict.py", str(SAMPLES / "simply.jpg"))
+    assert result.returncode == 0 and result.stdout.split()[1] == "simply"
+    scores = run_script("evaluate.py", str(SAMPLES))
+    assert scores.returncode == 0 and "| samples | 6 |" in scores.stdout
