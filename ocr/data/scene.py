@@ -22,7 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-Extents = list[tuple[float, float]]
+from ocr.data.batch import Extents
+
 
 
 @lru_cache(maxsize=1024)
@@ -246,7 +247,7 @@ class SceneRenderer:
             image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.5)))
         if self.chance(rng, "motion_blur"):
             k = rng.choice([3, 5])
-            image = image.filter(ImageFilter.BoxBlur(0)).filter(
+            image = image.filter(
                 ImageFilter.Kernel((k, k), [1 / k if r == k // 2 else 0 for r in range(k) for _ in range(k)]))
         if self.chance(rng, "noise"):
             noise = Image.merge("RGB", [Image.effect_noise(image.size, rng.uniform(4, 12))] * 3)

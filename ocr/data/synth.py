@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Protocol
 
@@ -69,7 +70,7 @@ class TextSampler:
             raise ValueError("no wordfreq word fits the charset")
         self.words = words
         # Zipf-like weights by rank, flattened (power 0.5) so that rare words appear too.
-        self.cum_weights = list(_cumulative(1.0 / math.sqrt(rank + 1) for rank in range(len(words))))
+        self.cum_weights = list(accumulate(1.0 / math.sqrt(rank + 1) for rank in range(len(words))))
         self.symbols = "".join(sorted(alphabet))
         self.p_random, self.p_number, self.case_weights = p_random, p_number, case_weights
         self.random_length = random_length
@@ -110,13 +111,6 @@ FORMATS = (
     lambda r: f"#{r.randint(1, 999)}",  # number sign
 )
 PUNCTUATION = ("{}!", "{}.", "{},", "{}?", "{}:", "({})", "\"{}\"", "{}'s", "'{}'", "{}-", "&{}", "@{}")
-
-
-def _cumulative(values):
-    total = 0.0
-    for v in values:
-        total += v
-        yield total
 
 
 @lru_cache(maxsize=4096)
