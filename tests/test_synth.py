@@ -1,6 +1,7 @@
 import random
 
 import pytest
+from PIL import Image
 
 from ocr.charset import Charset
 from ocr.data.alignment import frame_targets
@@ -50,3 +51,23 @@ def test_text_sampler_mixes_case_and_stays_in_charset():
     texts = [sampler.sample(rng) for _ in range(300)]
     assert any(t.isupper() for t in texts) and any(t.islower() for t in texts)
     assert all(sampler.charset.normalize(t) and len(sampler.charset.normalize(t)) == len(t) for t in texts)
+
+
+def test_caps_only_faces_are_left_out_for_case_sensitive_labels():
+    names = lambda fonts: {p.name for p in fonts}  # noqa: E731
+    assert "BebasNeue-Regular.ttf" in names(installed_fonts(case_sensitive=False))
+    assert "BebasNeue-Regular.ttf" not in names(installed_fonts(case_sensitive=True))
+
+
+def test_scene_renderer_draws_on_photos_from_a_folder(tmp_path):
+    Image.new("L", (64, 48), 200).save(tmp_path / "wall.png")
+    renderer = SceneRenderer(installed_fonts()[:2], background_dir=tmp_path)
+    renderer.P = {**SceneRenderer.P, "photo": 1.0}
+    image, extents = renderer.render("Open", random.Random(0))
+    assert image.mode == "L" and len(extents) == 4
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="empty: no .jpg"):
+        SceneRenderer(installed_fonts()[:2], background_dir=empty)
+    with pytest.raises(ValueError, match="missing: background photo folder not found"):
+        SceneRenderer(installed_fonts()[:2], background_dir=tmp_path / "missing")

@@ -98,7 +98,8 @@ class OCRDataModule(L.LightningDataModule):
         name = render.pop("name", "basic")
         if name not in RENDERERS:
             raise ValueError(f"data.synth.render.name must be one of {sorted(RENDERERS)}, got {name!r}")
-        renderer = RENDERERS[name](installed_fonts(cfg.get("font_dirs", [])), **render)
+        fonts = installed_fonts(cfg.get("font_dirs", []), case_sensitive=self.charset.case_sensitive)
+        renderer = RENDERERS[name](fonts, **render)
         return SyntheticWords(size, seed, sampler, renderer, self.preprocess)
 
     def _folder(self, root: str) -> LabelledFolder:

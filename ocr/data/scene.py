@@ -4,13 +4,15 @@ Same interface as :class:`ocr.data.synth.WordRenderer` (``render(text, rng)``); 
 each drawn at random per sample (probabilities in ``SceneRenderer.P``):
 - typography: variable-font weights and widths, letter spacing, outline, drop shadow,
   3-D extrusion;
-- colour: RGB text on RGB backgrounds (flat, gradient, noise texture, stripes) with a
-  luminance-contrast check, converted to gray at the end;
+- backgrounds: crops of natural photos (``data/backgrounds``), flat, gradient, noise
+  texture, stripes; text and background levels pass a contrast check;
 - layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
-  lines at the crop edges; tight crops where text fills 70-100% of the height;
+  lines at the crop edges; tight crops (text fills 70-100% of the height) and loose ones;
 - photometry: low resolution (small crop upsampled), blur, motion blur, JPEG artefacts,
   uneven lighting, light noise.
-Character extents follow every geometric step (box corners through the same mapping).
+Everything is drawn in 8-bit gray (the model reads gray) on a canvas only as large as the
+crop needs: that is what makes it fast. Character extents follow every geometric step (box
+corners through the same mapping).
 """
 from __future__ import annotations
 
@@ -23,17 +25,19 @@ from pathlib import Path
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from ocr.data.batch import Extents
+from ocr.data.synth import font_families, load_font, noise_image
+
+BACKGROUNDS = Path(__file__).resolve().parents[2] / "data" / "backgrounds"
 
 
-
-@lru_cache(maxsize=1024)
-def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
-    font = ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
-    try:
-        font.axes = font.get_variation_axes()
-    except OSError:  # not a variable font
-        font.axes = []
-    return font
+@lru_cache(maxsize=8)
+def _photos(folder: str) -> tuple[Image.Image, ...]:
+    if not Path(folder).is_dir():
+        raise ValueError(f"{folder}: background photo folder not found")
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not paths:
+        raise ValueError(f"{folder}: no .jpg or .png background photos in it")
+    return tuple(Image.open(p).convert("L") for p in paths)
 
 
 def _vary(font: ImageFont.FreeTypeFont, rng: random.Random) -> None:
@@ -53,100 +57,117 @@ def _vary(font: ImageFont.FreeTypeFont, rng: random.Random) -> None:
     font.set_variation_by_axes(values)
 
 
-def _luminance(rgb: tuple[int, int, int]) -> float:
-    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+def _levels(rng: random.Random, min_contrast: int = 60) -> tuple[int, int]:
+    """Text and background gray levels at least ``min_contrast`` apart."""
+    bg = rng.randint(0, 255)
+    fg = rng.choice([v for v in range(256) if abs(v - bg) >= min_contrast])
+    return fg, bg
 
 
-def _colour_pair(rng: random.Random, min_contrast: float = 90) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    while True:
-        bg = tuple(rng.randint(0, 255) for _ in range(3))
-        fg = tuple(rng.randint(0, 255) for _ in range(3))
-        if abs(_luminance(bg) - _luminance(fg)) >= min_contrast:
-            return fg, bg
+def _clamp(v: float) -> int:
+    return max(0, min(255, int(v)))
 
 
 class SceneRenderer:
-    """Render ``text`` as a gray scene-text crop; returns the image and each character's x-extent."""
+    """Render ``text`` as a gray scene-text crop; returns the image and each character's x-extent.
+
+    Args:
+        fonts: font files; one family is drawn uniformly, then one of its files.
+        font_sizes: range of font sizes in pixels (the crop is about 1.1-1.6x that high).
+        max_angle: rotations are drawn from a normal distribution clipped at this (degrees).
+        background_dir: folder of photos (no text in them) for the photo backgrounds.
+    """
 
     P = {
         "curve": 0.15, "rotate": 0.5, "perspective": 0.4, "outline": 0.15, "shadow": 0.15, "extrude": 0.08,
-        "texture": 0.35, "neighbours": 0.3, "frame_line": 0.25, "low_res": 0.5, "blur": 0.35,
-        "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
+        "photo": 0.3, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15, "low_res": 0.5,
+        "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
     }
 
-    def __init__(self, fonts: list[Path], font_sizes: tuple[int, int] = (32, 56), max_angle: float = 6.0) -> None:
+    def __init__(
+        self,
+        fonts: list[Path],
+        font_sizes: tuple[int, int] = (20, 36),
+        max_angle: float = 8.0,
+        background_dir: str | Path | None = None,
+    ) -> None:
         if not fonts:
             raise ValueError("SceneRenderer needs at least one font")
-        self.fonts, self.font_sizes, self.max_angle = fonts, font_sizes, max_angle
+        self.families = font_families(fonts)
+        self.font_sizes, self.max_angle = tuple(font_sizes), max_angle
+        self.background_dir = str(background_dir or BACKGROUNDS)
+        _photos(self.background_dir)  # a bad folder fails here, not mid-training
 
     def chance(self, rng: random.Random, what: str) -> bool:
         return rng.random() < self.P[what]
 
     def render(self, text: str, rng: random.Random) -> tuple[Image.Image, Extents]:
-        font = _font(rng.choice(self.fonts), rng.randint(*self.font_sizes))
+        font = load_font(rng.choice(rng.choice(self.families)), rng.randint(*self.font_sizes))
         _vary(font, rng)
         size = font.size
-        fg, bg = _colour_pair(rng)
+        fg, bg = _levels(rng)
         spacing = rng.choice([0.0, rng.uniform(-0.05, 0.25)]) * size
         stroke = max(1, size // 16) if self.chance(rng, "outline") else 0
-        stroke_fill = tuple(255 - c for c in fg) if stroke else None
+        curve = rng.uniform(-0.25, 0.25) * size if self.chance(rng, "curve") else 0.0
+        loose = self.chance(rng, "loose")
+        margins = [rng.uniform(0.3, 0.9) if loose else rng.uniform(-0.04, 0.3) for _ in range(2)]
 
         # layout: pen position and ink box of every character, optional curved baseline
         ascent, descent = font.getmetrics()
-        curve = rng.uniform(-0.25, 0.25) * size if self.chance(rng, "curve") else 0.0
-        offsets, boxes, inks, x = [], [], [], 0.0
-        for ch in text:
-            left, top, right, bottom = font.getbbox(ch, stroke_width=stroke)
-            if right <= left:
-                left, right = 0, font.getlength(ch)
-            offsets.append(x)
-            boxes.append((left, right))
-            inks.append((top, bottom) if bottom > top else (ascent // 2, ascent))
-            x += font.getlength(ch) + spacing
-        width = max(1.0, x - spacing)
+        advance = {ch: font.getlength(ch) for ch in set(text)}
+        advances = [advance[ch] for ch in text]
+        offsets = [sum(advances[:i]) + i * spacing for i in range(len(text))]
+        width = max(1.0, offsets[-1] + advances[-1])
         n = len(text)
         dy = [curve * (((i + 0.5) / n) * 2 - 1) ** 2 for i in range(n)]  # a parabola: arcs up or down
 
-        pad = int(0.8 * size + abs(curve))
-        canvas_w, canvas_h = int(width) + 2 * pad, ascent + descent + 2 * pad
-        image = self._background(canvas_w, canvas_h, bg, rng)
-        layer = Image.new("L", image.size, 0)  # text coverage
-        draw = ImageDraw.Draw(layer)
-        origin = [(pad + off, pad + d) for off, d in zip(offsets, dy)]
-        for ch, (px, py) in zip(text, origin):
-            draw.text((px, py), ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+        pad_x = int(max(margins) * size + 0.2 * size) + 2
+        pad_y = int(0.3 * size + abs(curve)) + 2
+        canvas = (int(width) + 2 * pad_x, ascent + descent + 2 * pad_y)
+        origin = [(pad_x + off, pad_y + d) for off, d in zip(offsets, dy)]
+        image = self._background(canvas, bg, rng)
+        layer = Image.new("L", canvas, 0)  # text coverage
+        plain = spacing == 0 and curve == 0
+        _draw_text(ImageDraw.Draw(layer), text, origin, font, stroke, whole=plain)
         if self.chance(rng, "neighbours"):
-            self._neighbours(draw, font, origin, width, pad, rng)
-        self._paint(image, layer, fg, stroke_fill, font, text, origin, stroke, rng)
+            self._neighbours(ImageDraw.Draw(layer), font, origin, width, pad_x, rng)
+        self._paint(image, layer, fg, font, text, origin, stroke, plain, rng)
         if self.chance(rng, "frame_line"):
-            self._frame_line(image, pad, width, ascent + descent, fg, rng)
+            self._frame_line(image, pad_x, pad_y, width, ascent + descent, fg, rng)
 
-        # the ink's vertical extent, not the font's line box: crops are relative to the letters
-        top = min(py + t for (_, py), (t, _) in zip(origin, inks))
-        bottom = max(py + b for (_, py), (_, b) in zip(origin, inks))
-        extents = [(px + l, px + r) for (px, _), (l, r) in zip(origin, boxes)]
+        # the ink's vertical extent, not the font's line box: crops are relative to the letters;
+        # a character's horizontal extent is its advance (cheap, and never overlaps the next)
+        _, ink_top, _, ink_bottom = font.getbbox(text, stroke_width=stroke)
+        top, bottom = pad_y + min(dy) + ink_top, pad_y + max(dy) + ink_bottom
+        extents = [(px - stroke, px + advance + stroke) for (px, _), advance in zip(origin, advances)]
         image, extents, (top, bottom) = self._geometry(image, extents, top, bottom, bg, rng)
-        image, extents = self._crop(image, extents, top, bottom, size, rng)
-        return self._photometry(image, rng).convert("L"), extents
+        image, extents = self._crop(image, extents, top, bottom, size, margins, loose, rng)
+        return self._photometry(image, rng), extents
 
-    def _background(self, w: int, h: int, bg, rng: random.Random) -> Image.Image:
-        image = Image.new("RGB", (w, h), bg)
+    def _background(self, size: tuple[int, int], bg: int, rng: random.Random) -> Image.Image:
+        w, h = size
+        if self.chance(rng, "photo"):  # a crop of a photo, pulled towards the background level
+            photo = rng.choice(_photos(self.background_dir))
+            scale = rng.uniform(0.5, 2.0)
+            cw, ch = min(photo.width, max(2, int(w * scale))), min(photo.height, max(2, int(h * scale)))
+            x, y = rng.randint(0, photo.width - cw), rng.randint(0, photo.height - ch)
+            crop = photo.resize(size, Image.Resampling.BILINEAR, box=(x, y, x + cw, y + ch))
+            return Image.blend(Image.new("L", size, bg), crop, rng.uniform(0.2, 0.6))
+        image = Image.new("L", size, bg)
         if self.chance(rng, "texture"):
             kind = rng.choice(["noise", "stripes", "gradient"])
             if kind == "noise":
-                noise = Image.effect_noise((max(1, w // 4), max(1, h // 4)), rng.uniform(20, 60)).resize((w, h))
-                tint = Image.merge("RGB", [noise] * 3)
-                image = Image.blend(image, ImageChops.multiply(image, tint), rng.uniform(0.2, 0.5))
+                noise = noise_image((max(1, w // 4), max(1, h // 4)), rng.uniform(35, 100), rng).resize(size)
+                image = Image.blend(image, ImageChops.multiply(image, noise), rng.uniform(0.2, 0.5))
             elif kind == "stripes":
                 draw = ImageDraw.Draw(image)
                 step = rng.randint(3, 12)
-                shade = tuple(max(0, min(255, c + rng.randint(-40, 40))) for c in bg)
+                shade = _clamp(bg + rng.randint(-40, 40))
                 for y in range(0, h, step * 2):
                     draw.rectangle((0, y, w, y + step - 1), fill=shade)
             else:
-                other = tuple(max(0, min(255, c + rng.randint(-80, 80))) for c in bg)
-                ramp = Image.linear_gradient("L").resize((w, h))
-                image = Image.composite(Image.new("RGB", (w, h), other), image, ramp)
+                ramp = Image.linear_gradient("L").resize(size)
+                image = Image.composite(Image.new("L", size, _clamp(bg + rng.randint(-80, 80))), image, ramp)
         return image
 
     def _neighbours(self, draw, font, origin, width, pad, rng) -> None:
@@ -159,44 +180,43 @@ class SceneRenderer:
         if rng.random() < 0.5:
             draw.text((pad + width + gap, y), rng.choice(letters), font=font, fill=255)
 
-    def _paint(self, image, layer, fg, stroke_fill, font, text, origin, stroke, rng) -> None:
+    def _paint(self, image, layer, fg, font, text, origin, stroke, plain, rng) -> None:
         """Composite the text coverage onto the background, with shadow / extrusion / outline."""
         if self.chance(rng, "extrude"):
             dx, dy = rng.choice([-1, 1]), 1
             depth = rng.randint(2, max(3, font.size // 10))
-            side = tuple(int(c * 0.5) for c in fg)
             for k in range(depth, 0, -1):
-                image.paste(side, (0, 0), ImageChops.offset(layer, dx * k, dy * k))
+                image.paste(fg // 2, (0, 0), ImageChops.offset(layer, dx * k, dy * k))
         elif self.chance(rng, "shadow"):
             offset = max(1, font.size // 14)
             shadow = ImageChops.offset(layer, offset, offset).filter(ImageFilter.GaussianBlur(rng.uniform(0, 2)))
-            image.paste((0, 0, 0) if _luminance(fg) > 100 else (255, 255, 255), (0, 0), shadow)
-        if stroke:
-            image.paste(stroke_fill, (0, 0), layer)
+            image.paste(0 if fg > 100 else 255, (0, 0), shadow)
+        if stroke:  # the stroked coverage in the inverse level, the plain letters on top
+            image.paste(255 - fg, (0, 0), layer)
             inner = Image.new("L", image.size, 0)
-            draw = ImageDraw.Draw(inner)
-            for ch, (px, py) in zip(text, origin):
-                draw.text((px, py), ch, font=font, fill=255)
+            _draw_text(ImageDraw.Draw(inner), text, origin, font, 0, whole=plain)
             image.paste(fg, (0, 0), inner)
         else:
             image.paste(fg, (0, 0), layer)
 
-    def _frame_line(self, image, pad, width, text_h, fg, rng) -> None:
+    def _frame_line(self, image, pad_x, pad_y, width, text_h, fg, rng) -> None:
         """A sign's edge or underline near the word: the classic source of a spurious 'l'."""
         draw = ImageDraw.Draw(image)
         thick = rng.randint(1, 4)
         if rng.random() < 0.6:  # vertical edge just left or right of the word
-            x = pad + width + rng.uniform(2, 12) if rng.random() < 0.7 else pad - rng.uniform(2, 12)
+            x = pad_x + width + rng.uniform(2, 12) if rng.random() < 0.7 else pad_x - rng.uniform(2, 12)
             draw.rectangle((x, 0, x + thick, image.height), fill=fg)
         else:
-            y = pad + text_h + rng.uniform(0, 6) if rng.random() < 0.5 else pad - rng.uniform(2, 8)
+            y = pad_y + text_h + rng.uniform(0, 6) if rng.random() < 0.5 else pad_y - rng.uniform(2, 8)
             draw.rectangle((0, y, image.width, y + thick), fill=fg)
 
     def _geometry(self, image, extents, top, bottom, bg, rng):
         """Rotation and perspective, applied as one homography; extents follow their boxes."""
         w, h = image.size
         cx, cy = w / 2, h / 2
-        angle = math.radians(rng.uniform(-self.max_angle, self.max_angle)) if self.chance(rng, "rotate") else 0.0
+        angle = 0.0
+        if self.chance(rng, "rotate"):
+            angle = math.radians(max(-self.max_angle, min(self.max_angle, rng.gauss(0.0, self.max_angle / 2))))
         shear = rng.uniform(-0.3, 0.3) if rng.random() < 0.3 else 0.0
         # forward map as a 3x3 matrix: translate to centre, rotate+shear, perspective, translate back
         ca, sa = math.cos(angle), math.sin(angle)
@@ -223,24 +243,28 @@ class SceneRenderer:
             ys += [p[1] for p in corners]
         return out, new_extents, (min(ys), max(ys))
 
-    def _crop(self, image, extents, top, bottom, size, rng):
-        """Tight crops: margins of -5% to 30% of the font size; text fills most of the height."""
+    def _crop(self, image, extents, top, bottom, size, margins, loose, rng):
+        """Crop around the ink: ``margins`` (left, right) in font sizes; tight crops cut into
+        the letters by up to 8% of their height, loose ones leave up to 40% above and below."""
         text_h = bottom - top
-        left = extents[0][0] - rng.uniform(-0.04, 0.3) * size
-        right = extents[-1][1] + rng.uniform(-0.04, 0.3) * size
-        top_c = top - rng.uniform(-0.08, 0.2) * text_h
-        bottom_c = bottom + rng.uniform(-0.08, 0.2) * text_h
+        vertical = (-0.08, 0.4) if loose else (-0.08, 0.2)
+        left = extents[0][0] - margins[0] * size
+        right = extents[-1][1] + margins[1] * size
+        top_c = top - rng.uniform(*vertical) * text_h
+        bottom_c = bottom + rng.uniform(*vertical) * text_h
         box = (max(0, int(left)), max(0, int(top_c)), min(image.width, int(math.ceil(right))),
                min(image.height, int(math.ceil(bottom_c))))
-        return image.crop(box), [(x0 - box[0], x1 - box[0]) for x0, x1 in extents]
+        width = box[2] - box[0]
+        clipped = [(min(max(0.0, x0 - box[0]), width - 1.0), min(float(width), x1 - box[0])) for x0, x1 in extents]
+        return image.crop(box), [(x0, max(x1, x0 + 1.0)) for x0, x1 in clipped]
 
     def _photometry(self, image: Image.Image, rng: random.Random) -> Image.Image:
         if self.chance(rng, "lighting"):
             ramp = Image.linear_gradient("L").rotate(rng.choice([0, 90, 180, 270])).resize(image.size)
-            dark = Image.new("RGB", image.size, (0, 0, 0))
-            image = Image.composite(image, Image.blend(image, dark, rng.uniform(0.2, 0.6)), ramp)
+            dark = Image.blend(image, Image.new("L", image.size, 0), rng.uniform(0.2, 0.6))
+            image = Image.composite(image, dark, ramp)
         if self.chance(rng, "low_res"):  # a small crop, upsampled
-            h = rng.randint(14, 28)
+            h = rng.randint(12, 28)
             w = max(2, round(image.width * h / image.height))
             image = image.resize((w, h), Image.Resampling.BILINEAR).resize(image.size, Image.Resampling.BICUBIC)
         if self.chance(rng, "blur"):
@@ -250,13 +274,22 @@ class SceneRenderer:
             image = image.filter(
                 ImageFilter.Kernel((k, k), [1 / k if r == k // 2 else 0 for r in range(k) for _ in range(k)]))
         if self.chance(rng, "noise"):
-            noise = Image.merge("RGB", [Image.effect_noise(image.size, rng.uniform(4, 12))] * 3)
-            image = Image.blend(image, noise, rng.uniform(0.03, 0.1))
+            image = Image.blend(image, noise_image(image.size, rng.uniform(7, 20), rng), rng.uniform(0.03, 0.1))
         if self.chance(rng, "jpeg"):
             buf = io.BytesIO()
             image.save(buf, "JPEG", quality=rng.randint(15, 80))
-            image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+            image = Image.open(io.BytesIO(buf.getvalue())).convert("L")
         return image
+
+
+def _draw_text(draw: ImageDraw.ImageDraw, text: str, origin, font, stroke: int, whole: bool) -> None:
+    """Full coverage of ``text``, character by character at ``origin`` or, when the layout is
+    plain (no spacing, no curve), in one call from the first origin (much faster)."""
+    if whole:
+        draw.text(origin[0], text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+        return
+    for ch, xy in zip(text, origin):
+        draw.text(xy, ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
 
 
 def _invert(m: list[list[float]]) -> list[list[float]]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Protocol
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from ocr.charset import Charset
 
@@ -24,16 +25,65 @@ class Renderer(Protocol):
     def render(self, text: str, rng: random.Random) -> tuple[Image.Image, list[tuple[float, float]]]: ...
 
 
-def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = ()) -> list[Path]:
-    """Regular (upright) font files of every installed ``fontpkg-*`` family, plus extra folders."""
+def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = (), case_sensitive: bool = True) -> list[Path]:
+    """Upright font files of every installed ``fontpkg-*`` family, plus extra folders.
+
+    With ``case_sensitive`` labels, caps-only faces (whose lowercase letters are capitals)
+    are left out: they would teach the model to read "OPEN" where the label says "open".
+    """
     import fontpkg
 
     paths = [f.path for fam in fontpkg.families().values() for f in fam.files if f.style == "normal"]
     for folder in extra_dirs:
         paths += sorted(p for p in Path(folder).expanduser().rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+    paths = sorted(set(paths))
+    if case_sensitive:
+        paths = [p for p in paths if not is_caps_only(p)]
     if not paths:
         raise RuntimeError("no fonts found: install the fontpkg-* dependencies (pip install -e .)")
-    return sorted(set(paths))
+    return paths
+
+
+@lru_cache(maxsize=None)
+def is_caps_only(path: Path) -> bool:
+    """True when the font's lowercase letters are its capitals (drawn at any size)."""
+    font = ImageFont.truetype(str(path), 48)
+
+    def shape(ch: str) -> Image.Image:
+        image = Image.new("L", (96, 96), 0)
+        ImageDraw.Draw(image).text((16, 16), ch, font=font, fill=255)
+        return image.crop(image.getbbox() or (0, 0, 1, 1)).resize((24, 24), Image.Resampling.BILINEAR)
+
+    differences = sorted(ImageStat.Stat(ImageChops.difference(shape(c), shape(c.upper()))).mean[0] for c in "aegmr")
+    return differences[2] < 15  # normal faces differ by 30 or more (of 255) on most letters
+
+
+def font_families(paths: list[Path]) -> list[list[Path]]:
+    """Group font files by family (the file name before ``-`` or ``[``), so that a family
+    with eighteen static weights is drawn no more often than one with a single file."""
+    families: dict[str, list[Path]] = {}
+    for path in paths:
+        families.setdefault(re.split(r"[-\[]", path.stem)[0], []).append(path)
+    return list(families.values())
+
+
+def noise_image(size: tuple[int, int], spread: float, rng: random.Random) -> Image.Image:
+    """Uniform gray noise around 128 (+-``spread``), drawn from ``rng`` so samples stay
+    reproducible (``Image.effect_noise`` uses an unseeded C generator)."""
+    raw = Image.frombytes("L", size, rng.randbytes(size[0] * size[1]))
+    low, span = 128 - spread, 2 * spread / 255
+    return raw.point(lambda v: int(low + v * span))
+
+
+@lru_cache(maxsize=8192)
+def load_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    """A cached font; ``.axes`` lists its variation axes (empty for a static font)."""
+    font = ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.BASIC)
+    try:
+        font.axes = font.get_variation_axes()
+    except OSError:  # not a variable font
+        font.axes = []
+    return font
 
 
 class TextSampler:
@@ -113,11 +163,6 @@ FORMATS = (
 PUNCTUATION = ("{}!", "{}.", "{},", "{}?", "{}:", "({})", "\"{}\"", "{}'s", "'{}'", "{}-", "&{}", "@{}")
 
 
-@lru_cache(maxsize=4096)
-def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(path), size)
-
-
 class WordRenderer:
     """Draw a word on a plain or gradient gray background with light geometric and photometric noise."""
 
@@ -128,7 +173,7 @@ class WordRenderer:
 
     def render(self, text: str, rng: random.Random) -> tuple[Image.Image, list[tuple[float, float]]]:
         """A gray image of ``text`` and each character's (left, right) column in it."""
-        font = _font(rng.choice(self.fonts), rng.randint(*self.font_sizes))
+        font = load_font(rng.choice(self.fonts), rng.randint(*self.font_sizes))
         spacing = rng.uniform(-0.03, 0.12) * font.size
         offsets, ink = _layout(font, text, spacing)
         ascent, descent = font.getmetrics()
@@ -218,7 +263,7 @@ def _degrade(image: Image.Image, rng: random.Random) -> Image.Image:
     if rng.random() < 0.4:
         image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
     if rng.random() < 0.3:
-        noise = Image.effect_noise(image.size, rng.uniform(5, 25))
+        noise = noise_image(image.size, rng.uniform(9, 43), rng)
         image = Image.blend(image, noise, rng.uniform(0.05, 0.2))
     return image
 
