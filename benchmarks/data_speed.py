@@ -1,11 +1,16 @@
 """Data pipeline throughput against the model step, on this machine.
 
-    python benchmarks/data_speed.py [renderer=scene ...]
+    python benchmarks/data_speed.py [overrides ...]      # default: experiment=default_model
 
-Prints one table: images/s of each renderer on one core (32 px high output, as training
-sees it), of reading a pre-rendered LMDB, and samples/s of the model's training step alone
-and of the whole training loop (data included) for the configured model, with the ratio
-the data issue asks for (whole loop / model step, target >= 0.9).
+Prints one table:
+- images/s of each renderer on one core (render only, and render + resize to the model's
+  input, which is what a training sample costs), and of reading a pre-rendered LMDB;
+- samples/s of the model's training step alone (batches held in memory);
+- samples/s of the whole Lightning training loop, data included, for each pipeline
+  (on-the-fly rendering with 0/1/2 workers, pre-rendered LMDB), and its ratio to the model
+  step (the data issue asks for >= 0.9).
+Medians over steps after a warm-up. Run it on an idle machine: two busy processes on two
+cores slow each other several times over.
 """
 from __future__ import annotations
 
@@ -15,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -26,30 +32,60 @@ from ocr.charset import Charset  # noqa: E402
 from ocr.data.lmdb_store import LmdbWords, write_lmdb  # noqa: E402
 from ocr.training import build_datamodule, build_system  # noqa: E402
 
+WARMUP, STEPS = 5, 25
+
+
+def config(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        return compose(config_name="train", overrides=["experiment=default_model", "data.val_dirs=[]",
+                                                       "data.val_size=0", *sys.argv[1:], *overrides])
+
 
 def per_second(fn, count: int) -> float:
     start = time.perf_counter()
-    fn(count)
+    for i in range(count):
+        fn(i)
     return count / (time.perf_counter() - start)
 
 
-def renderer_speed(cfg, charset, renderer: str, count: int = 400) -> float:
-    cfg = OmegaConf.merge(cfg, {"data": {"synth": {"render": {"name": renderer}}}})
-    dataset = build_datamodule(cfg, charset).synthetic(count, seed=1)
+def renderer_rows(charset: Charset, count: int = 500) -> dict[str, float]:
     torch.set_num_threads(1)
-    return per_second(lambda n: [dataset[i] for i in range(n)], count)
+    rows = {}
+    for name in ("basic", "scene"):
+        dataset = build_datamodule(config(f"renderer={name}"), charset).synthetic(count, seed=1)
+        rows[f"renderer {name}, render only, 1 core (img/s)"] = per_second(dataset.render, count)
+        rows[f"renderer {name}, render + resize, 1 core (img/s)"] = per_second(dataset.__getitem__, count)
+    return rows
 
 
-def model_step_speed(cfg, steps: int = 12) -> float:
+def prerender(cfg: DictConfig, charset: Charset, folder: Path, count: int) -> Path:
+    """The same samples ``python -m ocr.data.synth --out`` writes (32 px high PNG)."""
+    dataset = build_datamodule(cfg, charset).synthetic(count, seed=2)
+    height = cfg.model.input.height
+
+    def samples():
+        for i in range(count):
+            image, label, extents = dataset.render(i)
+            scale = height / image.height
+            yield image.resize((max(1, round(image.width * scale)), height)), label, [(a * scale, b * scale)
+                                                                                       for a, b in extents]
+
+    write_lmdb(folder, samples(), count)
+    return folder
+
+
+def model_step(cfg: DictConfig) -> float:
     """Samples/s of forward + backward + optimiser step on rendered batches held in memory."""
     system = build_system(cfg)
-    datamodule = build_datamodule(cfg, system.charset)
-    datamodule.setup("fit")
-    batches = [datamodule.collate([datamodule._parts["synth"][i * 64 + k] for k in range(64)]) for i in range(4)]
+    dataset = build_datamodule(cfg, system.charset)
+    dataset.setup("fit")
+    synth = dataset._parts["synth"]
+    batch_size = cfg.data.batch_size
+    batches = [dataset.collate([synth[i * batch_size + k] for k in range(batch_size)]) for i in range(4)]
     optimizer = torch.optim.AdamW(system.parameters(), 1e-4)
     bf16 = str(cfg.trainer.precision).startswith("bf16")
     times = []
-    for step in range(steps):
+    for step in range(WARMUP + STEPS):
         batch = batches[step % len(batches)]
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -58,28 +94,60 @@ def model_step_speed(cfg, steps: int = 12) -> float:
         loss.backward()
         optimizer.step()
         times.append(time.perf_counter() - start)
-    return 64 / statistics.median(times[2:])
+    return batch_size / statistics.median(times[WARMUP:])
+
+
+class StepTimer(L.Callback):
+    """Wall time between consecutive training batch starts: data wait + step."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.starts.append(time.perf_counter())
+
+
+def whole_loop(cfg: DictConfig) -> float:
+    """Samples/s of ``trainer.fit`` as train.py runs it, data loading included."""
+    system = build_system(cfg)
+    datamodule = build_datamodule(cfg, system.charset)
+    timer = StepTimer()
+    trainer = L.Trainer(max_steps=WARMUP + STEPS + 1, precision=cfg.trainer.precision, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=0, callbacks=[timer], reload_dataloaders_every_n_epochs=1)
+    trainer.fit(system, datamodule=datamodule)
+    gaps = [b - a for a, b in zip(timer.starts[WARMUP:], timer.starts[WARMUP + 1:])]
+    return cfg.data.batch_size / statistics.median(gaps)
 
 
 def main() -> None:
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["experiment=default_model", "data.val_dirs=[]",
-                                                      *sys.argv[1:]])
+    cfg = config()
     charset = Charset.from_config(OmegaConf.to_container(cfg.charset))
-    rows = {f"renderer {name}, 1 core (img/s)": renderer_speed(cfg, charset, name) for name in ("basic", "scene")}
-    with tempfile.TemporaryDirectory() as folder:
-        dataset = build_datamodule(cfg, charset).synthetic(400, seed=2)
-        samples = ((img.resize((max(1, round(img.width * 32 / img.height)), 32)), label, None)
-                   for img, label, _ in (dataset.render(i) for i in range(400)))
-        write_lmdb(Path(folder) / "w", samples, 400)
-        lmdb = LmdbWords(Path(folder) / "w", charset, build_datamodule(cfg, charset).preprocess)
-        rows["pre-rendered LMDB read, 1 core (img/s)"] = per_second(lambda n: [lmdb[i] for i in range(n)], 400)
+    print("| measurement | value |\n|---|---|", flush=True)
+
+    def row(name: str, value: float) -> None:
+        print(f"| {name} | {value:.0f} |", flush=True)
+
+    for name, value in renderer_rows(charset).items():
+        row(name, value)
     torch.set_num_threads(2)
-    rows["model step alone, 2 threads (samples/s)"] = model_step_speed(cfg)
-    print("| measurement | value |\n|---|---|")
-    for name, value in rows.items():
-        print(f"| {name} | {value:.0f} |")
-    print("\nWhole-loop samples/s: read the progress bar of a training run (it/s x batch size).")
+    model = model_step(cfg)
+    row("model step alone, 2 threads (samples/s)", model)
+    with tempfile.TemporaryDirectory() as tmp:
+        lmdb = prerender(cfg, charset, Path(tmp) / "words", (WARMUP + STEPS + 2) * cfg.data.batch_size)
+        loops = {
+            "on-the-fly scene, 0 workers": config("data.num_workers=0"),
+            "on-the-fly scene, 1 worker": config("data.num_workers=1"),
+            "on-the-fly scene, 2 workers": config("data.num_workers=2"),
+            "pre-rendered LMDB, 0 workers": config("data=lmdb", f"data.lmdb_dirs=[{lmdb}]", "data.num_workers=0"),
+            "pre-rendered LMDB, 1 worker": config("data=lmdb", f"data.lmdb_dirs=[{lmdb}]", "data.num_workers=1"),
+        }
+        for name, loop_cfg in loops.items():
+            speed = whole_loop(loop_cfg)
+            row(f"whole loop, {name} (samples/s; ratio to model step {speed / model:.2f})", speed)
+        torch.set_num_threads(1)
+        reader = LmdbWords(lmdb, charset, build_datamodule(cfg, charset).preprocess)
+        row("pre-rendered LMDB read + resize, 1 core (img/s)", per_second(reader.__getitem__, len(reader)))
 
 
 if __name__ == "__main__":

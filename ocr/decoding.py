@@ -24,6 +24,7 @@ class Prediction:
     text: str
     confidence: float
     char_confidences: list[float] = field(default_factory=list)
+    steps: list[tuple[int, int]] = field(default_factory=list)  # (first, last) time step of each character
 
 
 def collapse(ids: list[int]) -> list[tuple[int, int, int]]:
@@ -81,7 +82,7 @@ def prediction_for(logp: np.ndarray, ids: list[int], charset: Charset, spans: li
     if not ids:
         return Prediction("", float(np.prod(probs[:, BLANK])), [])
     chars = [float(probs[a : b + 1, i].max()) for i, (a, b) in zip(ids, spans)]
-    return Prediction(charset.decode(ids), float(np.prod(chars)), chars)
+    return Prediction(charset.decode(ids), float(np.prod(chars)), chars, list(spans))
 
 
 def greedy_decode(log_probs: Tensor, lengths: Tensor, charset: Charset) -> list[Prediction]:

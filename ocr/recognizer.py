@@ -10,11 +10,13 @@ import torch
 from ocr.backends import BACKENDS, load_as_onnx, load_onnx
 from ocr.checkpoint import load_model
 from ocr.data.batch import pad_images
-from ocr.data.transforms import ImageLoadError, ImageSource, load_image
+from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.decoding import Decoder, Lexicon, Prediction
+from ocr.lines import insert_spaces
 from ocr.models import num_frames
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
+MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
 
 
 class Recognizer:
@@ -25,11 +27,16 @@ class Recognizer:
     """
 
     def __init__(self, loaded, batch_size: int = 64, decoder: str = "greedy", beam_width: int = 10,
-                 lexicon: str | Path | list[str] | None = None, precision: str = "fp32") -> None:
+                 lexicon: str | Path | list[str] | None = None, precision: str = "fp32",
+                 max_width: int = MAX_LINE_WIDTH) -> None:
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
-        self.model, self.charset, self.preprocess = loaded.model, loaded.charset, loaded.preprocess
-        self.hparams = loaded.hparams
+        self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
+        trained = loaded.preprocess
+        # the model reads any width: wide inputs (text lines) are not squeezed to the training width
+        self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
+                                     trained.channels)
+        self.spaces_from_gaps = " " not in self.charset.chars
         self.batch_size, self.precision = batch_size, precision
         if isinstance(lexicon, (str, Path)):
             lexicon = Lexicon.from_file(str(lexicon), self.charset)
@@ -40,7 +47,7 @@ class Recognizer:
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "greedy",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
-             backend: str = "torch", precision: str = "fp32") -> "Recognizer":
+             backend: str = "torch", precision: str = "fp32", max_width: int = MAX_LINE_WIDTH) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``greedy`` (best path), ``beam`` (CTC prefix beam search of ``beam_width``)
@@ -48,6 +55,10 @@ class Recognizer:
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.export`` is used as is).
         ``precision``: ``fp32``, or ``bf16`` (autocast; PyTorch backend).
+        ``max_width``: inputs are resized to the model's height and squeezed only beyond this
+        width, so a whole text line is read. When the charset has no space (models trained on
+        single words), spaces are put where the gap between two characters is far wider than
+        the others (:func:`ocr.lines.insert_spaces`).
         """
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
@@ -56,7 +67,7 @@ class Recognizer:
             loaded = load_onnx(path)
         else:
             loaded = load_as_onnx(path) if backend == "onnx" else load_model(path)
-        return cls(loaded, batch_size, decoder, beam_width, lexicon, precision)
+        return cls(loaded, batch_size, decoder, beam_width, lexicon, precision, max_width)
 
     def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
         """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""
@@ -93,5 +104,5 @@ class Recognizer:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 log_probs = self.model(images, widths)
             for i, p in zip(idx, self.decode(log_probs, num_frames(widths))):
-                out[i] = p
+                out[i] = insert_spaces(p, tensors[i]) if self.spaces_from_gaps else p
         return out

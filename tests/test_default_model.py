@@ -20,3 +20,18 @@ def test_predict_and_evaluate_use_the_default_model_without_checkpoint(tmp_path)
     assert result.returncode == 0 and result.stdout.split()[1] == "simply"
     scores = run_script("evaluate.py", str(SAMPLES))
     assert scores.returncode == 0 and "| samples | 6 |" in scores.stdout
+
+
+def test_a_rendered_three_word_line_is_read_whole_with_spaces():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ocr.charset import normalize36
+    from ocr.data.synth import installed_fonts
+
+    font = ImageFont.truetype(str(next(p for p in installed_fonts() if p.name.startswith("OpenSans"))), 40)
+    text = "Open daily sale"
+    line = Image.new("L", (int(font.getlength(text)) + 24, 56), 235)
+    ImageDraw.Draw(line).text((12, 4), text, font=font, fill=20)
+    reading = Recognizer.load().read([line])[0]
+    assert [normalize36(word) for word in reading.text.split(" ")] == ["open", "daily", "sale"]
+    assert len(reading.char_confidences) == len(reading.text) == len(reading.steps)

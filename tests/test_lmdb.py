@@ -7,6 +7,7 @@ import pytest
 
 from ocr.charset import Charset
 from ocr.data.lmdb_store import LmdbWords, write_lmdb
+from ocr.data.sampling import WidthBucketSampler
 from ocr.data.transforms import Preprocess
 from ocr.training import train
 from tests.conftest import ROOT, tiny_config
@@ -35,6 +36,24 @@ def test_prerendered_lmdb_has_the_standard_layout_plus_extents(rendered):
     assert len(dataset) == 40 and dataset.has_extents
     example = dataset[0]
     assert example.image.shape[1] == 32 and len(example.extents) == len(example.text)
+    assert dataset.widths[0] == example.image.shape[-1] and len(dataset.widths) == 40
+
+
+def test_width_buckets_cover_every_sample_once_with_less_padding():
+    import random
+
+    rng = random.Random(0)
+    widths = [rng.randint(32, 256) for _ in range(640)]
+    sampler = WidthBucketSampler(widths, batch_size=16, pool_batches=8, seed=3)
+    order = list(sampler)
+    assert sorted(order) == list(range(640))
+    padded = lambda idx: sum(max(widths[i] for i in idx[k:k + 16]) for k in range(0, len(idx), 16))  # noqa: E731
+    shuffled = list(range(640))
+    rng.shuffle(shuffled)
+    assert padded(order) < 0.7 * padded(shuffled)
+    assert list(sampler) == order
+    sampler.set_epoch(1)
+    assert list(sampler) != order
 
 
 def test_a_corrupt_record_is_skipped(tmp_path, rendered):

@@ -2,7 +2,8 @@
 
 Keys (1-based ``n``): ``image-%09d`` encoded image bytes, ``label-%09d`` UTF-8 label,
 ``num-samples``; this project adds ``extents-%09d``: JSON ``[[left, right], ...]`` pixel
-columns of each character in the stored image (for ``loss=ce``).
+columns of each character in the stored image (for ``loss=ce``), and ``sizes``: every
+image's width and height as little-endian uint16 pairs (for batching by width).
 """
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import io
 import json
 import logging
 import os
+import sys
+from array import array
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -38,6 +42,24 @@ def _environment(path: Path):
     return _ENVIRONMENTS[key]
 
 
+@contextmanager
+def _metadata_handle(path: Path):
+    """This process's open environment, or a short-lived one: an environment left open in
+    the main process would be inherited by forked DataLoader workers, where LMDB refuses
+    to open it again."""
+    import lmdb
+
+    key = (os.getpid(), str(path.resolve()))
+    if key in _ENVIRONMENTS:
+        yield _ENVIRONMENTS[key]
+        return
+    env = lmdb.open(str(path), readonly=True, lock=False, readahead=False)
+    try:
+        yield env
+    finally:
+        env.close()
+
+
 def _key(kind: str, n: int) -> bytes:
     return f"{kind}-{n:09d}".encode()
 
@@ -52,6 +74,7 @@ def write_lmdb(path: str | Path, samples: Iterable[tuple[Image.Image, str, Exten
         raise FileExistsError(f"{path}: already exists and is not empty")
     env = lmdb.open(str(path), map_size=MAP_SIZE)
     n = 0
+    sizes = array("H")
     txn = env.begin(write=True)
     try:
         for image, label, extents in tqdm(samples, total=total, unit="img", desc=f"writing {path.name}"):
@@ -59,6 +82,7 @@ def write_lmdb(path: str | Path, samples: Iterable[tuple[Image.Image, str, Exten
             buf = io.BytesIO()
             image.save(buf, "PNG", compress_level=1)
             txn.put(_key("image", n), buf.getvalue())
+            sizes.extend((min(image.width, 65535), min(image.height, 65535)))
             txn.put(_key("label", n), label.encode("utf-8"))
             if extents is not None:
                 txn.put(_key("extents", n), json.dumps([[round(a, 1), round(b, 1)] for a, b in extents]).encode())
@@ -66,10 +90,26 @@ def write_lmdb(path: str | Path, samples: Iterable[tuple[Image.Image, str, Exten
                 txn.commit()
                 txn = env.begin(write=True)
         txn.put(b"num-samples", str(n).encode())
+        txn.put(b"sizes", sizes.tobytes() if sys.byteorder == "little" else _swapped(sizes).tobytes())
         txn.commit()
     finally:
         env.close()
     return n
+
+
+def _swapped(values: array) -> array:
+    swapped = array(values.typecode, values)
+    swapped.byteswap()
+    return swapped
+
+
+def _sizes(raw: bytes | None, count: int) -> array | None:
+    if raw is None:
+        return None
+    sizes = array("H", raw)
+    if sys.byteorder != "little":
+        sizes.byteswap()
+    return sizes if len(sizes) == 2 * count else None
 
 
 class LmdbWords(Dataset):
@@ -83,14 +123,22 @@ class LmdbWords(Dataset):
         self.path, self.charset, self.preprocess = Path(path), charset, preprocess
         if not (self.path / "data.mdb").is_file():
             raise FileNotFoundError(f"{self.path}: not an LMDB folder (no data.mdb)")
-        with _environment(self.path).begin() as txn:
+        with _metadata_handle(self.path) as env, env.begin() as txn:
             self.size = int(txn.get(b"num-samples") or 0)
             self.has_extents = txn.get(_key("extents", 1)) is not None
+            self.sizes = _sizes(txn.get(b"sizes"), self.size)
         if self.size == 0:
             raise ValueError(f"{self.path}: LMDB holds no samples (num-samples missing or 0)")
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def widths(self) -> list[int] | None:
+        """Each sample's width after preprocessing, when the LMDB records sizes (ours do)."""
+        if self.sizes is None:
+            return None
+        return [self.preprocess.target_width(w, h) for w, h in zip(self.sizes[::2], self.sizes[1::2])]
 
     def __getitem__(self, index: int) -> Example:
         env = _environment(self.path)

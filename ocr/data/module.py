@@ -12,6 +12,7 @@ from ocr.charset import Charset
 from ocr.data.batch import Collate
 from ocr.data.datasets import LabelledFolder, SyntheticWords
 from ocr.data.lmdb_store import LmdbWords
+from ocr.data.sampling import WidthBucketSampler
 from ocr.data.scene import SceneRenderer
 from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
@@ -36,6 +37,8 @@ class OCRDataModule(L.LightningDataModule):
         val_size: size of the fixed synthetic validation split (0 disables it).
         val_dirs: labelled folders scored at every validation, each logged under its name.
         strict: a problem in a folder's labels or images stops training (default: skip it).
+        bucket_batches: with a single LMDB source that records image sizes, batches are
+            drawn from pools of this many batches sorted by width (less padding); 0: off.
 
     An epoch is ``synth.epoch_size`` samples when the mix holds more than one source or only
     ``synth``; a single folder or LMDB source is read once per epoch, shuffled.
@@ -54,6 +57,7 @@ class OCRDataModule(L.LightningDataModule):
         val_size: int = 1024,
         val_dirs: list[str] | tuple[str, ...] = (),
         strict: bool = False,
+        bucket_batches: int = 32,
     ) -> None:
         super().__init__()
         self.sources = {k: float(v) for k, v in (sources or {"synth": 1.0}).items() if v}
@@ -69,6 +73,7 @@ class OCRDataModule(L.LightningDataModule):
                 raise FileNotFoundError(f"{folder}: dataset folder not found")
         self.charset, self.preprocess = charset, preprocess
         self.batch_size, self.num_workers, self.strict = batch_size, num_workers, strict
+        self.bucket_batches = bucket_batches
         self.synth_cfg = dict(synth or {})
         self.dirs, self.val_dirs, self.val_size = dirs, list(val_dirs), val_size
         self.collate = Collate(charset)
@@ -133,12 +138,27 @@ class OCRDataModule(L.LightningDataModule):
         if list(self._parts) == ["synth"]:
             return self._loader(self._parts["synth"])
         if len(self._parts) == 1:
-            return self._loader(next(iter(self._parts.values())), shuffle=True)
+            dataset = next(iter(self._parts.values()))
+            widths = self._known_widths(dataset)
+            if widths is None or not self.bucket_batches:
+                return self._loader(dataset, shuffle=True)
+            sampler = WidthBucketSampler(widths, self.batch_size, self.bucket_batches, self.synth_cfg.get("seed", 0))
+            sampler.set_epoch(epoch)
+            return self._loader(dataset, sampler=sampler)
         parts = list(self._parts.items())
         weights = torch.cat([torch.full((len(ds),), self.sources[k] / len(ds), dtype=torch.double) for k, ds in parts])
         generator = torch.Generator().manual_seed(self.synth_cfg.get("seed", 0) * 1000 + epoch)
         sampler = WeightedRandomSampler(weights, self.synth_cfg.get("epoch_size", 32000), generator=generator)
         return self._loader(ConcatDataset([ds for _, ds in parts]), sampler=sampler)
+
+    @staticmethod
+    def _known_widths(dataset: Dataset) -> list[int] | None:
+        """Preprocessed widths of every sample, when all parts record them (our LMDBs do)."""
+        parts = dataset.datasets if isinstance(dataset, ConcatDataset) else [dataset]
+        widths = [getattr(part, "widths", None) for part in parts]
+        if any(w is None for w in widths):
+            return None
+        return [w for part in widths for w in part]
 
     def val_dataloader(self) -> list[DataLoader]:
         return [self._loader(ds) for ds in self._val.values()]

@@ -295,6 +295,8 @@ def main() -> None:
     from ocr.charset import Charset
 
     charset = Charset.from_config(OmegaConf.to_container(cfg.charset))
+    # only the renderer settings matter here: the training sources may not exist yet
+    cfg.data.sources, cfg.data.folder_dirs, cfg.data.lmdb_dirs, cfg.data.val_dirs = {"synth": 1.0}, [], [], []
     dataset = build_datamodule(cfg, charset).synthetic(args.count, args.seed)
     height = cfg.model.input.height
 

@@ -1,0 +1,27 @@
+"""Spaces from the gaps between words, for models trained on single words."""
+import torch
+
+from ocr.decoding import Prediction
+from ocr.lines import insert_spaces, word_gaps
+
+
+def columns(pattern: str) -> list[bool]:
+    """'#' ink, '.' blank."""
+    return [c == "." for c in pattern]
+
+
+def test_wide_gaps_part_words_and_letter_spacing_does_not():
+    assert word_gaps(columns("..##.##.#.........##.#.##...."), height=32) == [13.5]
+    assert word_gaps(columns("##......##......##......##"), height=32) == []  # S A L E: all gaps alike
+    assert word_gaps(columns("......"), height=32) == []
+
+
+def test_spaces_go_between_the_characters_on_either_side_of_a_gap():
+    image = torch.ones(1, 32, 64)
+    image[:, 4:28, 0:8] = -1  # "a" ink
+    image[:, 4:28, 10:18] = -1  # "b"
+    image[:, 4:28, 40:48] = -1  # "c", after a wide gap
+    prediction = Prediction("abc", 0.5, [0.9, 0.8, 0.7], [(1, 1), (3, 3), (11, 11)])
+    spaced = insert_spaces(prediction, image)
+    assert spaced.text == "ab c" and spaced.char_confidences == [0.9, 0.8, 1.0, 0.7]
+    assert spaced.confidence == 0.5 and len(spaced.steps) == 4
