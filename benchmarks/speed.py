@@ -3,16 +3,19 @@
     python benchmarks/speed.py [--checkpoint X.ckpt] [--sets ../shared/data/benchmarks/*]
 
 One Markdown table: batch-1 latency (median ms per word, image to text), batch-64
-throughput (words/s), acc36 over the benchmark folders, for PyTorch fp32, PyTorch bf16
-autocast, torch.compile and onnxruntime; plus the model's GFLOP per 32x128 word and the
-fraction of the CPU's peak (``--peak-gflops``, 470 measured on the 2-core dev machine)
-that the best batch-64 setting reaches.
+throughput (words/s), acc36 over the benchmark folders, for PyTorch fp32 (NCHW and
+channels_last), bf16 autocast, int8 dynamic quantisation, torch.compile and onnxruntime;
+plus the model's GFLOP per 32x128 word, the fraction of the CPU's peak (``--peak-gflops``,
+470 measured on the 2-core dev machine) that the best batch-64 setting reaches, and the
+time from ``python predict.py`` start to its answer.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,14 +69,31 @@ def median_seconds(fn, repeats: int) -> float:
 
 
 def settings(checkpoint: str | None) -> dict[str, Recognizer]:
+    """Every inference setting worth comparing (all PyTorch ones with batch norm folded)."""
+    nchw = Recognizer.load(checkpoint)
+    nchw.model.backbone.memory_format = torch.contiguous_format
+    nchw.model.backbone.to(memory_format=torch.contiguous_format)
     compiled = Recognizer.load(checkpoint)
     compiled.model = torch.compile(compiled.model, dynamic=True)
     return {
-        "PyTorch fp32": Recognizer.load(checkpoint),
+        "PyTorch fp32, NCHW": nchw,
+        "PyTorch fp32, channels_last": Recognizer.load(checkpoint),
         "PyTorch bf16 autocast": Recognizer.load(checkpoint, precision="bf16"),
+        "PyTorch int8 dynamic (RNN, linear)": Recognizer.load(checkpoint, precision="int8"),
         "torch.compile fp32": compiled,
         "onnxruntime fp32": Recognizer.load(checkpoint, backend="onnx"),
     }
+
+
+def time_to_first_prediction(repeats: int = 3) -> float:
+    """Median wall seconds of ``python predict.py`` on one sample, from process start to exit."""
+    command = [sys.executable, str(ROOT / "predict.py"), str(ROOT / "data" / "samples" / "simply.jpg")]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -102,7 +122,9 @@ def main() -> None:
     print("| setting | batch-1 latency (ms/word) | batch-64 throughput (words/s) | acc36 |")
     print("|---|---|---|---|")
     print("\n".join(rows))
-    print(f"\nbest batch-64 throughput reaches {100 * best * gflops / args.peak_gflops:.1f}% "
+    print(f"\ntime to first prediction (python predict.py, one image, process start to exit): "
+          f"{time_to_first_prediction():.2f} s")
+    print(f"best batch-64 throughput reaches {100 * best * gflops / args.peak_gflops:.1f}% "
           f"of {args.peak_gflops:.0f} GFLOP/s peak")
 
 

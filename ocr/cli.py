@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from ocr.checkpoint import CheckpointError
-from ocr.recognizer import Recognizer
+from ocr.recognizer import PRECISIONS, Recognizer
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                         help="run the model with PyTorch or onnxruntime (a .onnx checkpoint implies onnx)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="PyTorch backend: fp32, bf16 autocast, or int8 dynamic quantisation of RNN/linear")
 
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:
@@ -26,7 +28,7 @@ def load_recognizer(args: argparse.Namespace) -> Recognizer:
         sys.exit("error: --decoder lexicon needs --lexicon FILE")
     try:
         return Recognizer.load(args.checkpoint, args.batch_size, args.decoder, args.beam_width, args.lexicon,
-                               args.backend)
-    except (CheckpointError, OSError) as err:
+                               args.backend, args.precision)
+    except (CheckpointError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

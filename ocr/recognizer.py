@@ -1,11 +1,13 @@
 """Read words from images with a trained model: the API predict.py and evaluate.py share."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from ocr.backends import BACKENDS, load_as_onnx, load_onnx
 from ocr.checkpoint import load_model
@@ -17,6 +19,27 @@ from ocr.models import num_frames
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def quantized(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy with int8 dynamic quantisation of the recurrent and linear layers (the
+    convolutions stay fp32); PyTorch backend only."""
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError("precision=int8 needs the torch backend")
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eager-mode quantisation announces its move to torchao
+        return quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN, torch.nn.Linear},
+                                dtype=torch.qint8)
+
+
+def orientations(image: Image.Image) -> list[Image.Image]:
+    """The image, plus both quarter turns when it is at least twice as tall as wide."""
+    if image.height < 2 * image.width:
+        return [image]
+    return [image, image.transpose(Image.Transpose.ROTATE_90), image.transpose(Image.Transpose.ROTATE_270)]
 
 
 class Recognizer:
@@ -29,9 +52,13 @@ class Recognizer:
     def __init__(self, loaded, batch_size: int = 64, decoder: str = "greedy", beam_width: int = 10,
                  lexicon: str | Path | list[str] | None = None, precision: str = "fp32",
                  max_width: int = MAX_LINE_WIDTH) -> None:
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
+        if isinstance(self.model, torch.nn.Module):
+            self.model.backbone.fuse_batch_norm()
+        if precision == "int8":
+            self.model = quantized(self.model)
         trained = loaded.preprocess
         # the model reads any width: wide inputs (text lines) are not squeezed to the training width
         self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
@@ -54,7 +81,8 @@ class Recognizer:
         or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.export`` is used as is).
-        ``precision``: ``fp32``, or ``bf16`` (autocast; PyTorch backend).
+        ``precision``: ``fp32``, ``bf16`` (autocast) or ``int8`` (dynamic quantisation of the
+        RNN and linear layers); the last two with the PyTorch backend.
         ``max_width``: inputs are resized to the model's height and squeezed only beyond this
         width, so a whole text line is read. When the charset has no space (models trained on
         single words), spaces are put where the gap between two characters is far wider than
@@ -79,18 +107,28 @@ class Recognizer:
         return predictions
 
     def read_each(self, images: Iterable[ImageSource]) -> Iterator[tuple[ImageSource, Prediction | ImageLoadError]]:
-        """Yield ``(input, prediction or error)`` in input order, batching internally."""
+        """Yield ``(input, prediction or error)`` in input order, batching internally.
+
+        An image at least twice as tall as wide may hold a word written along its height: it
+        is also read turned 90 degrees each way, and the most confident reading wins.
+        """
         it = iter(images)
         while chunk := list(islice(it, self.batch_size)):
-            loaded: list[tuple[int, torch.Tensor]] = []
+            owners: list[int] = []  # input index of each candidate tensor
+            tensors: list[torch.Tensor] = []
             results: list[Prediction | ImageLoadError | None] = [None] * len(chunk)
             for i, source in enumerate(chunk):
                 try:
-                    loaded.append((i, self.preprocess(load_image(source))[0]))
+                    views = orientations(load_image(source))
                 except ImageLoadError as err:
                     results[i] = err
-            for i, prediction in zip([i for i, _ in loaded], self._predict([t for _, t in loaded])):
-                results[i] = prediction
+                    continue
+                owners += [i] * len(views)
+                tensors += [self.preprocess(view)[0] for view in views]
+            for i, prediction in zip(owners, self._predict(tensors)):
+                best = results[i]
+                if best is None or prediction.confidence > best.confidence:
+                    results[i] = prediction
             yield from zip(chunk, results)
 
     @torch.inference_mode()

@@ -35,3 +35,16 @@ def test_a_rendered_three_word_line_is_read_whole_with_spaces():
     reading = Recognizer.load().read([line])[0]
     assert [normalize36(word) for word in reading.text.split(" ")] == ["open", "daily", "sale"]
     assert len(reading.char_confidences) == len(reading.text) == len(reading.steps)
+
+
+def test_turned_tiny_and_huge_words_are_read():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ocr.data.synth import installed_fonts
+
+    font = ImageFont.truetype(str(next(p for p in installed_fonts() if p.name.startswith("OpenSans"))), 40)
+    word = Image.new("L", (int(font.getlength("Station")) + 24, 56), 235)
+    ImageDraw.Draw(word).text((12, 4), "Station", font=font, fill=20)
+    views = [word.rotate(90, expand=True), word.rotate(270, expand=True),  # written along the height
+             word.resize((word.width * 12 // 56, 12)), word.resize((word.width * 40, 56 * 40))]
+    assert [p.text.lower() for p in Recognizer.load().read(views)] == ["station"] * 4

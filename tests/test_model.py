@@ -38,3 +38,19 @@ def test_padding_does_not_change_a_reading():
 def test_backbone_rejects_wrong_height():
     with pytest.raises(ValueError, match="height 32"):
         tiny_crnn()(torch.zeros(1, 1, 48, 64))
+
+
+def test_batch_norm_folded_into_the_convolutions_gives_the_same_output():
+    model = tiny_crnn()
+    for module in model.modules():  # non-trivial statistics, as after training
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    images = torch.randn(2, 1, 32, 80)
+    with torch.no_grad():
+        before = model(images)
+        model.backbone.fuse_batch_norm()
+        after = model(images)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert torch.allclose(before, after, atol=1e-5)

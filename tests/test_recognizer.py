@@ -37,3 +37,19 @@ def test_checkpoint_of_another_kind_is_refused(tmp_path):
     torch.save({"state_dict": {"w": torch.zeros(1)}, "hyper_parameters": {"lr": 1}}, path)
     with pytest.raises(CheckpointError, match="not an ocr checkpoint"):
         Recognizer.load(path)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_reads_like_fp32(precision):
+    paths = sorted(SAMPLES.glob("*.*g"))
+    full = Recognizer.load().read(paths)
+    reduced = Recognizer.load(precision=precision).read(paths)
+    assert sum(a.text == b.text for a, b in zip(full, reduced)) >= len(paths) - 1
+    assert all(abs(a.confidence - b.confidence) < 0.2 for a, b in zip(full, reduced) if a.text == b.text)
+
+
+def test_int8_needs_the_torch_backend_and_unknown_precisions_are_refused():
+    with pytest.raises(ValueError, match="int8 needs the torch backend"):
+        Recognizer.load(backend="onnx", precision="int8")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Recognizer.load(precision="fp8")

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 IntOrTensor = TypeVar("IntOrTensor", int, Tensor)
 
@@ -50,8 +51,21 @@ class CRNNBackbone(nn.Module):
             *_conv(c[3], c[4]), *_conv(c[4], c[5]), nn.MaxPool2d(**late_pool),  # 2 x W/4+2
             *_conv(c[5], c[6], kernel=2, padding=0),  # 1 x W/4+1
         ).to(memory_format=torch.channels_last)
+        self.memory_format = torch.channels_last
 
     def forward(self, images: Tensor) -> Tensor:
         if images.shape[-2] != 32:
             raise ValueError(f"the CRNN backbone needs input height 32, got {images.shape[-2]}")
-        return self.layers(images.contiguous(memory_format=torch.channels_last))
+        return self.layers(images.contiguous(memory_format=self.memory_format))
+
+    @torch.no_grad()
+    def fuse_batch_norm(self) -> None:
+        """Fold each batch norm into the convolution before it (inference only: the model
+        must be in eval mode); same outputs, fewer passes over the feature maps."""
+        if self.training:
+            raise RuntimeError("fuse_batch_norm() needs eval mode")
+        layers = list(self.layers)
+        for i, (layer, following) in enumerate(zip(layers, layers[1:])):
+            if isinstance(layer, nn.Conv2d) and isinstance(following, nn.BatchNorm2d):
+                self.layers[i] = fuse_conv_bn_eval(layer, following)
+                self.layers[i + 1] = nn.Identity()
