@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from ocr.charset import Charset  # noqa: E402
 from ocr.data.lmdb_store import LmdbWords, write_lmdb  # noqa: E402
+from ocr.data.synth import at_height  # noqa: E402
 from ocr.training import build_datamodule, build_system  # noqa: E402
 
 WARMUP, STEPS = 5, 25
@@ -53,24 +54,16 @@ def renderer_rows(charset: Charset, count: int = 500) -> dict[str, float]:
     rows = {}
     for name in ("basic", "scene"):
         dataset = build_datamodule(config(f"renderer={name}"), charset).synthetic(count, seed=1)
+        per_second(dataset.render, count)  # warm-up: fonts opened and cached
         rows[f"renderer {name}, render only, 1 core (img/s)"] = per_second(dataset.render, count)
         rows[f"renderer {name}, render + resize, 1 core (img/s)"] = per_second(dataset.__getitem__, count)
     return rows
 
 
 def prerender(cfg: DictConfig, charset: Charset, folder: Path, count: int) -> Path:
-    """The same samples ``python -m ocr.data.synth --out`` writes (32 px high PNG)."""
+    """The same samples ``python -m ocr.data.synth --out`` writes (PNG at the model's height)."""
     dataset = build_datamodule(cfg, charset).synthetic(count, seed=2)
-    height = cfg.model.input.height
-
-    def samples():
-        for i in range(count):
-            image, label, extents = dataset.render(i)
-            scale = height / image.height
-            yield image.resize((max(1, round(image.width * scale)), height)), label, [(a * scale, b * scale)
-                                                                                       for a, b in extents]
-
-    write_lmdb(folder, samples(), count)
+    write_lmdb(folder, at_height(dataset, count, cfg.model.input.height), count)
     return folder
 
 

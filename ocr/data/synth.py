@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
@@ -298,22 +299,24 @@ def main() -> None:
     # only the renderer settings matter here: the training sources may not exist yet
     cfg.data.sources, cfg.data.folder_dirs, cfg.data.lmdb_dirs, cfg.data.val_dirs = {"synth": 1.0}, [], [], []
     dataset = build_datamodule(cfg, charset).synthetic(args.count, args.seed)
-    height = cfg.model.input.height
-
-    def samples():
-        for i in range(args.count):
-            image, label, extents = dataset.render(i)
-            scale = height / image.height
-            resized = image.resize((max(1, round(image.width * scale)), height), Image.Resampling.BILINEAR)
-            yield resized, label, [(a * scale, b * scale) for a, b in extents]
-
+    samples = at_height(dataset, args.count, cfg.model.input.height)
     if args.preview:
-        out = preview_grid(list(samples()))
+        out = preview_grid(list(samples))
         out.save(args.preview)
         print(f"{args.preview}: {args.count} samples")
     else:
-        n = write_lmdb(args.out, samples(), args.count)
+        n = write_lmdb(args.out, samples, args.count)
         print(f"{args.out}: {n} samples")
+
+
+def at_height(dataset, count: int, height: int) -> Iterator[tuple[Image.Image, str, list[tuple[float, float]]]]:
+    """Samples ``0 .. count-1`` of a synthetic dataset resized to ``height`` (the model's),
+    with their extents scaled to match: what pre-rendered LMDBs store."""
+    for i in range(count):
+        image, label, extents = dataset.render(i)
+        scale = height / image.height
+        resized = image.resize((max(1, round(image.width * scale)), height), Image.Resampling.BILINEAR)
+        yield resized, label, [(a * scale, b * scale) for a, b in extents]
 
 
 def preview_grid(samples: list[tuple[Image.Image, str, list[tuple[float, float]]]], columns: int = 4) -> Image.Image:
