@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from wordfreq import top_n_list
 
 from ocr import Recognizer
 from ocr.evaluation import evaluate_folder
@@ -82,6 +83,9 @@ def settings(checkpoint: str | None) -> dict[str, Recognizer]:
         "PyTorch int8 dynamic (RNN, linear)": Recognizer.load(checkpoint, precision="int8"),
         "torch.compile fp32": compiled,
         "onnxruntime fp32": Recognizer.load(checkpoint, backend="onnx"),
+        "PyTorch fp32, beam search (width 10)": Recognizer.load(checkpoint, decoder="beam"),
+        "PyTorch fp32, lexicon of 50k wordfreq words": Recognizer.load(
+            checkpoint, decoder="lexicon", lexicon=top_n_list("en", 50000)),
     }
 
 
@@ -106,7 +110,11 @@ def main() -> None:
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(ROOT / ".cache" / "inductor"))
     word = Image.open(ROOT / "data" / "samples" / "simply.jpg").convert("RGB")
     batch = [word.resize((128, 32))] * 64
-    rows, best = [], 0.0
+    gflops = model_gflops(Recognizer.load(args.checkpoint).model)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; model {gflops:.3f} GFLOP per 32x128 word\n")
+    print("| setting | batch-1 latency (ms/word) | batch-64 throughput (words/s) | acc36 |")
+    print("|---|---|---|---|", flush=True)
+    best = 0.0
     for name, rec in settings(args.checkpoint).items():
         latency = median_seconds(lambda: rec.read([word]), args.repeats) * 1000
         rec.batch_size = 64
@@ -115,13 +123,8 @@ def main() -> None:
         for folder in args.sets:
             total = total.merge(evaluate_folder(rec, folder)[0])
         acc = f"{100 * total.summary()['acc36']:.1f}" if args.sets else "-"
-        rows.append(f"| {name} | {latency:.2f} | {throughput:.0f} | {acc} |")
+        print(f"| {name} | {latency:.2f} | {throughput:.0f} | {acc} |", flush=True)
         best = max(best, throughput)
-    gflops = model_gflops(Recognizer.load(args.checkpoint).model)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; model {gflops:.3f} GFLOP per 32x128 word\n")
-    print("| setting | batch-1 latency (ms/word) | batch-64 throughput (words/s) | acc36 |")
-    print("|---|---|---|---|")
-    print("\n".join(rows))
     print(f"\ntime to first prediction (python predict.py, one image, process start to exit): "
           f"{time_to_first_prediction():.2f} s")
     print(f"best batch-64 throughput reaches {100 * best * gflops / args.peak_gflops:.1f}% "
