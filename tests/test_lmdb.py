@@ -87,3 +87,12 @@ def test_preview_grid(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.stat().st_size > 1000
 
+
+
+def test_workers_read_an_lmdb_the_main_process_has_open(rendered):
+    from torch.utils.data import DataLoader
+
+    dataset = LmdbWords(rendered, PRINTABLE, Preprocess())
+    first = dataset[0].text  # opens the environment in this process
+    loader = DataLoader(dataset, batch_size=None, num_workers=1, multiprocessing_context="fork")
+    assert next(iter(loader)).text == first

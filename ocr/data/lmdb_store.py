@@ -32,6 +32,16 @@ MAP_SIZE = 1 << 40  # address space only; the file grows as written
 _ENVIRONMENTS: dict[tuple[int, str], object] = {}
 
 
+def _close_inherited() -> None:
+    """In a forked child (a DataLoader worker): close the parent's environments, which LMDB
+    would otherwise count as open here and refuse to open again (the parent's stay open)."""
+    for key in [k for k in _ENVIRONMENTS if k[0] != os.getpid()]:
+        _ENVIRONMENTS.pop(key).close()
+
+
+os.register_at_fork(after_in_child=_close_inherited)
+
+
 def _environment(path: Path):
     """One read-only environment per LMDB and process (LMDB refuses to open one twice)."""
     import lmdb
