@@ -22,6 +22,15 @@ MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
+def fastest_precision() -> str:
+    """``bf16`` where the CPU computes it natively (1.8x the words/s of fp32 on the AVX-512
+    development machine, same accuracy within 0.1 point, see benchmarks/speed.py), else ``fp32``."""
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    except (AttributeError, RuntimeError):
+        return "fp32"
+
+
 def quantized(model: torch.nn.Module) -> torch.nn.Module:
     """A copy with int8 dynamic quantisation of the recurrent and linear layers (the
     convolutions stay fp32); PyTorch backend only."""
