@@ -14,7 +14,6 @@ import os
 import sys
 from array import array
 from collections.abc import Iterable
-from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -50,24 +49,6 @@ def _environment(path: Path):
     if key not in _ENVIRONMENTS:
         _ENVIRONMENTS[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
     return _ENVIRONMENTS[key]
-
-
-@contextmanager
-def _metadata_handle(path: Path):
-    """This process's open environment, or a short-lived one: an environment left open in
-    the main process would be inherited by forked DataLoader workers, where LMDB refuses
-    to open it again."""
-    import lmdb
-
-    key = (os.getpid(), str(path.resolve()))
-    if key in _ENVIRONMENTS:
-        yield _ENVIRONMENTS[key]
-        return
-    env = lmdb.open(str(path), readonly=True, lock=False, readahead=False)
-    try:
-        yield env
-    finally:
-        env.close()
 
 
 def _key(kind: str, n: int) -> bytes:
@@ -133,7 +114,7 @@ class LmdbWords(Dataset):
         self.path, self.charset, self.preprocess = Path(path), charset, preprocess
         if not (self.path / "data.mdb").is_file():
             raise FileNotFoundError(f"{self.path}: not an LMDB folder (no data.mdb)")
-        with _metadata_handle(self.path) as env, env.begin() as txn:
+        with _environment(self.path).begin() as txn:
             self.size = int(txn.get(b"num-samples") or 0)
             self.has_extents = txn.get(_key("extents", 1)) is not None
             self.sizes = _sizes(txn.get(b"sizes"), self.size)
