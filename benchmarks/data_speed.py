@@ -74,12 +74,12 @@ def model_step(cfg: DictConfig) -> float:
     datamodule = build_datamodule(cfg, system.charset)
     datamodule.setup("fit")
     loader = iter(datamodule.train_dataloader())
-    batches = [next(loader) for _ in range(8)]
+    batches = [next(loader) for _ in range(WARMUP + STEPS)]  # the same batches the whole loop sees
     optimizer = torch.optim.AdamW(system.parameters(), 1e-4)
     bf16 = str(cfg.trainer.precision).startswith("bf16")
     times = []
     for step in range(WARMUP + STEPS):
-        batch = batches[step % len(batches)]
+        batch = batches[step]
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = system.loss_fn(system.model(batch.images, batch.widths), batch)
