@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from ocr.checkpoint import CheckpointError
-from ocr.recognizer import PRECISIONS, Recognizer, fastest_precision
+from ocr.recognizer import PRECISIONS, Recognizer
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,16 +18,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                         help="run the model with PyTorch or onnxruntime (a .onnx checkpoint implies onnx)")
-    parser.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="PyTorch backend: fp32, bf16 autocast, int8 dynamic quantisation of RNN/linear, "
                              "or auto (bf16 where the CPU has native bf16, else fp32)")
-
-
-def resolved_precision(args: argparse.Namespace) -> str:
-    """``--precision auto``: the fastest precision this CPU runs well (PyTorch backend only)."""
-    if args.precision != "auto":
-        return args.precision
-    return "fp32" if args.backend == "onnx" or str(args.checkpoint or "").endswith(".onnx") else fastest_precision()
 
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:
@@ -36,7 +29,7 @@ def load_recognizer(args: argparse.Namespace) -> Recognizer:
         sys.exit("error: --decoder lexicon needs --lexicon FILE")
     try:
         return Recognizer.load(args.checkpoint, args.batch_size, args.decoder, args.beam_width, args.lexicon,
-                               args.backend, resolved_precision(args))
+                               args.backend, args.precision)
     except (CheckpointError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

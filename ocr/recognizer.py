@@ -19,7 +19,7 @@ from ocr.models import num_frames
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "int8", "auto")
 
 
 def fastest_precision() -> str:
@@ -66,6 +66,8 @@ class Recognizer:
         self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
         if isinstance(self.model, torch.nn.Module):
             self.model.backbone.fuse_batch_norm()
+        if precision == "auto":  # autocast precisions mean nothing to onnxruntime
+            precision = fastest_precision() if isinstance(self.model, torch.nn.Module) else "fp32"
         if precision == "int8":
             self.model = quantized(self.model)
         trained = loaded.preprocess
@@ -90,8 +92,9 @@ class Recognizer:
         or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.export`` is used as is).
-        ``precision``: ``fp32``, ``bf16`` (autocast) or ``int8`` (dynamic quantisation of the
-        RNN and linear layers); the last two with the PyTorch backend.
+        ``precision``: ``fp32``, ``bf16`` (autocast), ``int8`` (dynamic quantisation of the
+        RNN and linear layers), the last two with the PyTorch backend; or ``auto``: bf16 where
+        the CPU computes it natively, else fp32 (what predict.py and evaluate.py use).
         ``max_width``: inputs are resized to the model's height and squeezed only beyond this
         width, so a whole text line is read. When the charset has no space (models trained on
         single words), spaces are put where the gap between two characters is far wider than

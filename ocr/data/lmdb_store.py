@@ -81,25 +81,24 @@ def write_lmdb(path: str | Path, samples: Iterable[tuple[Image.Image, str, Exten
                 txn.commit()
                 txn = env.begin(write=True)
         txn.put(b"num-samples", str(n).encode())
-        txn.put(b"sizes", sizes.tobytes() if sys.byteorder == "little" else _swapped(sizes).tobytes())
+        txn.put(b"sizes", _little_endian(sizes).tobytes())
         txn.commit()
     finally:
         env.close()
     return n
 
 
-def _swapped(values: array) -> array:
-    swapped = array(values.typecode, values)
-    swapped.byteswap()
-    return swapped
+def _little_endian(values: array) -> array:
+    """``values`` in little-endian order (stored that way; swapping is its own inverse)."""
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
 
 
 def _sizes(raw: bytes | None, count: int) -> array | None:
     if raw is None:
         return None
-    sizes = array("H", raw)
-    if sys.byteorder != "little":
-        sizes.byteswap()
+    sizes = _little_endian(array("H", raw))
     return sizes if len(sizes) == 2 * count else None
 
 

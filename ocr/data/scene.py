@@ -20,12 +20,13 @@ import io
 import math
 import random
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from ocr.data.batch import Extents
-from ocr.data.synth import font_families, load_font, noise_image
+from ocr.data.synth import contrasting_level, font_families, load_font, noise_image
 
 BACKGROUNDS = Path(__file__).resolve().parents[2] / "data" / "backgrounds"
 
@@ -55,13 +56,6 @@ def _vary(font: ImageFont.FreeTypeFont, rng: random.Random) -> None:
         else:
             values.append(axis["default"])
     font.set_variation_by_axes(values)
-
-
-def _levels(rng: random.Random, min_contrast: int = 60) -> tuple[int, int]:
-    """Text and background gray levels at least ``min_contrast`` apart."""
-    bg = rng.randint(0, 255)
-    fg = rng.choice([v for v in range(256) if abs(v - bg) >= min_contrast])
-    return fg, bg
 
 
 def _clamp(v: float) -> int:
@@ -105,7 +99,8 @@ class SceneRenderer:
         font = load_font(rng.choice(rng.choice(self.families)), rng.randint(*self.font_sizes))
         _vary(font, rng)
         size = font.size
-        fg, bg = _levels(rng)
+        bg = rng.randint(0, 255)
+        fg = contrasting_level(bg, rng, min_contrast=60)
         spacing = rng.choice([0.0, rng.uniform(-0.05, 0.25)]) * size
         stroke = max(1, size // 16) if self.chance(rng, "outline") else 0
         curve = rng.uniform(-0.25, 0.25) * size if self.chance(rng, "curve") else 0.0
@@ -116,7 +111,7 @@ class SceneRenderer:
         ascent, descent = font.getmetrics()
         advance = {ch: font.getlength(ch) for ch in set(text)}
         advances = [advance[ch] for ch in text]
-        offsets = [sum(advances[:i]) + i * spacing for i in range(len(text))]
+        offsets = list(accumulate((a + spacing for a in advances[:-1]), initial=0.0))
         width = max(1.0, offsets[-1] + advances[-1])
         n = len(text)
         dy = [curve * (((i + 0.5) / n) * 2 - 1) ** 2 for i in range(n)]  # a parabola: arcs up or down

@@ -183,7 +183,7 @@ class WordRenderer:
         canvas_w, canvas_h = width + 2 * pad_x, ascent + descent + 2 * pad_y
 
         bg = rng.randint(0, 255)
-        fg = _contrasting(bg, rng)
+        fg = contrasting_level(bg, rng)
         image = _background(canvas_w, canvas_h, bg, rng)
         draw = ImageDraw.Draw(image)
         for ch, x in zip(text, offsets):
@@ -212,7 +212,8 @@ def _layout(font: ImageFont.FreeTypeFont, text: str, spacing: float) -> tuple[li
     return offsets, ink
 
 
-def _contrasting(bg: int, rng: random.Random, min_contrast: int = 70) -> int:
+def contrasting_level(bg: int, rng: random.Random, min_contrast: int = 70) -> int:
+    """A gray level at least ``min_contrast`` away from ``bg``."""
     choices = [v for v in range(256) if abs(v - bg) >= min_contrast]
     return rng.choice(choices)
 
