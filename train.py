@@ -4,6 +4,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ocr.training import train
@@ -15,6 +16,8 @@ def main(cfg: DictConfig) -> None:
     try:
         train(cfg, run_dir)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise  # Hydra marks this job failed, runs the rest of the sweep, then exits non-zero
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
     print(f"run folder: {run_dir}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,10 @@ OUT = ROOT / "docs" / "gradients"
 
 
 def run_sweep(name: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", f"experiment={name}"], cwd=ROOT, check=True)
+    """Train every variant; one that stops (e.g. too many non-finite steps) is reported as it ended."""
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", f"experiment={name}"], cwd=ROOT)
+    if done.returncode:
+        print(f"warning: a run of experiment={name} stopped early; see its log above", file=sys.stderr)
 
 
 def read_run(run: Path, swept: str) -> dict:
@@ -38,9 +42,9 @@ def read_run(run: Path, swept: str) -> dict:
     val = [(int(r["step"]), float(r["val/acc36"]), float(r["val/cer"])) for r in rows if r.get("val/acc36")]
     grads = [r for r in rows if r.get("grad_norm_before/sequence")]
     skipped = max((float(r["train/skipped_steps"]) for r in rows if r.get("train/skipped_steps")), default=0.0)
-    minutes = ((run / "checkpoints" / "last.ckpt").stat().st_mtime - (run / "config.yaml").stat().st_mtime) / 60
+    minutes = ((run / "metrics.csv").stat().st_mtime - (run / "config.yaml").stat().st_mtime) / 60
     return {
-        "variant": variant, "val": val, "grads": grads, "steps": max(int(r["step"]) for r in rows),
+        "folder": run, "variant": variant, "val": val, "grads": grads, "steps": max(int(r["step"]) for r in rows),
         "acc36": val[-1][1] if val else float("nan"), "cer": val[-1][2] if val else float("nan"),
         "skipped": int(skipped), "minutes": minutes,
         "max_grad": max(float(r["grad_norm_before/sequence"]) for r in grads) if grads else float("nan"),
@@ -71,7 +75,14 @@ def plot_experiment(name: str, runs: list[dict]) -> list[str]:
     path = OUT / f"{name}.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return [path.name]
+    images = [path.name]
+    for run in runs:  # each run's heatmap of ||dL/dh_t|| (time step x training step), drawn by the monitor
+        heatmap = run["folder"] / "gradients" / "hidden_grad_heatmap.png"
+        if heatmap.is_file():
+            copy = OUT / f"{name}_{run['variant']}_heatmap.png"
+            shutil.copyfile(heatmap, copy)
+            images.append(copy.name)
+    return images
 
 
 def table(runs: list[dict], swept: str) -> str:

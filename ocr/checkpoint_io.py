@@ -34,7 +34,7 @@ class SaveOnInterrupt(L.Callback):
 
     def on_exception(self, trainer: L.Trainer, module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)
             log.warning("interrupted at step %d: saved %s", trainer.global_step, self.path)
 
 

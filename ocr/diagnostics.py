@@ -77,6 +77,9 @@ class GradientFlowMonitor(L.Callback):
         if self.records and trainer.is_global_zero:
             plot_gradient_flow(self.records, self.out_dir)
 
+    def on_exception(self, trainer, module, exception: BaseException) -> None:
+        self.on_train_end(trainer, module)  # a run stopped by exploding gradients is worth seeing too
+
 
 def plot_gradient_flow(records: list[dict], out_dir: Path) -> list[Path]:
     """Heatmap of log10 ||dL/dh_t|| (time step x training step) per layer and direction, the
@@ -93,7 +96,8 @@ def plot_gradient_flow(records: list[dict], out_dir: Path) -> list[Path]:
     if names:
         fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False)
         for ax, name in zip(axes[0], names):
-            grid = torch.tensor([r["hidden"][name] for r in records]).clamp_min(1e-12).log10()
+            grid = torch.tensor([r["hidden"][name] for r in records])
+            grid = grid.nan_to_num(nan=1e-12, posinf=1e38).clamp(1e-12, 1e38).log10()  # exploded steps stay visible
             im = ax.imshow(grid.T.numpy(), aspect="auto", origin="lower", cmap="viridis",
                            extent=(steps[0], steps[-1], 0, grid.shape[1]))
             ax.set(title=name, xlabel="training step", ylabel="time step t")

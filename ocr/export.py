@@ -1,25 +1,27 @@
 """Export a checkpoint for deployment: ONNX or TorchScript, dynamic batch and width.
 
-    python -m ocr.export --checkpoint X.ckpt --format onnx|torchscript --out F
+    python -m ocr.export --checkpoint X.ckpt --format onnx|onnx-int8|torchscript --out F
 
 The exported graph maps right-padded images ``(B, C, 32, W)`` (normalised as
 ocr/data/transforms.py does) and their unpadded ``widths`` ``(B,)`` to log-probabilities
 ``(T, B, classes)`` with ``T = W // 4 + 1``; as in PyTorch, the padding never reaches the
 valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are stored in the
 ONNX file's metadata (``ocr.charset``, ``ocr.input``) and in a ``.json`` beside a
-TorchScript file.
+TorchScript file. ``onnx-int8`` is the ONNX model with statically quantised convolutions
+and linear layer (ocr/quantization.py), calibrated on rendered words.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import torch
 
 from ocr.checkpoint import load_model
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "onnx-int8", "torchscript")
 
 
 def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
@@ -40,18 +42,34 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
         torch.jit.save(traced, str(out))
         out.with_suffix(out.suffix + ".json").write_text(json.dumps(meta, indent=1))
         return out
-    import onnx
+    if fmt == "onnx":
+        _export_onnx(model, example, out)
+    else:
+        from ocr.quantization import calibration_batches, quantize_onnx
 
+        with tempfile.TemporaryDirectory() as folder:
+            fp32 = _export_onnx(model, example, Path(folder) / "fp32.onnx")
+            quantize_onnx(fp32, out, calibration_batches(loaded))
+    _add_metadata(out, meta)
+    return out
+
+
+def _export_onnx(model: torch.nn.Module, example: tuple, out: Path) -> Path:
     torch.onnx.export(
         model, example, str(out), input_names=["images", "widths"], output_names=["log_probs"],
         dynamic_axes={"images": {0: "batch", 3: "width"}, "widths": {0: "batch"}, "log_probs": {0: "time", 1: "batch"}},
         opset_version=17, dynamo=False,
     )
-    graph = onnx.load(str(out))
+    return out
+
+
+def _add_metadata(path: Path, meta: dict[str, str]) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
     for key, value in meta.items():
         graph.metadata_props.add(key=key, value=value)
-    onnx.save(graph, str(out))
-    return out
+    onnx.save(graph, str(path))
 
 
 def main() -> None:

@@ -70,7 +70,10 @@ class RecognitionSystem(L.LightningModule):
             return
         self._nonfinite_in_a_row = 0
         self.log("train/grad_norm", norm, batch_size=1)
-        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        if gradient_clip_val and gradient_clip_algorithm == "norm":
+            torch.nn.utils.clip_grads_with_norm_(grads, gradient_clip_val, norm)  # reuses the norm above
+        else:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def _skip_step(self, what: str) -> None:
         self.skipped_steps += 1

@@ -1,10 +1,11 @@
 """Wire a Hydra config into a DataModule, a LightningModule and a Trainer, and fit."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
@@ -60,6 +61,10 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
         LearningRateMonitor(logging_interval="step"),
         SaveOnInterrupt(ckpt_dir / "last.ckpt"),
     ]
+    if cfg.trainer.enable_progress_bar:
+        # a bar redrawn every step floods a log file (nohup) with carriage returns
+        refresh = 1 if sys.stderr.isatty() else cfg.progress_bar_steps_in_files
+        callbacks.append(TQDMProgressBar(refresh_rate=refresh))
     if cfg.gradient_monitor.every_n_steps:
         callbacks.append(GradientFlowMonitor(cfg.gradient_monitor.every_n_steps, run_dir / "gradients"))
     trainer = L.Trainer(
@@ -70,5 +75,5 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
         plugins=[AtomicCheckpointIO()],
     )
     trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-    trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)  # full state: resumable
     return trainer

@@ -47,3 +47,17 @@ def test_onnx_backend_reads_like_pytorch(tiny_checkpoint, tmp_path):
     assert [p.text for p in torch_read] == [p.text for p in onnx_read] == [p.text for p in exported]
     for a, b in zip(torch_read, exported):
         assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
+
+
+def test_int8_export_of_the_default_model_reads_like_pytorch(tmp_path):
+    from ocr import Recognizer
+    from ocr.recognizer import DEFAULT_MODEL
+    from tests.conftest import SAMPLES
+
+    paths = sorted(SAMPLES.glob("*.*g"))
+    fp32 = export(DEFAULT_MODEL, "onnx", tmp_path / "fp32.onnx")
+    int8 = export(DEFAULT_MODEL, "onnx-int8", tmp_path / "int8.onnx")
+    assert int8.stat().st_size < 0.5 * fp32.stat().st_size  # the convolution weights are int8
+    expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
+    got = Recognizer.load(int8).read(paths)
+    assert [p.text for p in got] == [p.text for p in expected]

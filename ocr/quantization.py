@@ -1,0 +1,53 @@
+"""Static int8 quantisation of an exported ONNX model, for onnxruntime on CPUs.
+
+The convolutions (and the final linear layer) get int8 weights, per output channel, and
+uint8 activations whose ranges are measured on rendered synthetic words (never on
+evaluation photos); the recurrent layers stay fp32. onnxruntime fuses the resulting
+QuantizeLinear/DequantizeLinear pairs into integer kernels (VNNI on x86 CPUs that have it).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ocr.checkpoint import LoadedModel
+from ocr.data.batch import pad_images
+from ocr.data.datasets import SyntheticWords
+from ocr.data.scene import SceneRenderer
+from ocr.data.synth import TextSampler, installed_fonts
+
+QUANTIZED_OPS = ["Conv", "MatMul", "Gemm"]
+
+
+def calibration_batches(loaded: LoadedModel, count: int = 256, batch_size: int = 32,
+                        seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """``count`` rendered scene words, preprocessed for ``loaded`` and padded into model inputs."""
+    charset = loaded.charset
+    words = SyntheticWords(count, seed, TextSampler(charset, p_uniform=0.3),
+                           SceneRenderer(installed_fonts(case_sensitive=charset.case_sensitive)),
+                           loaded.preprocess)
+    tensors = sorted((words[i].image for i in range(count)), key=lambda t: t.shape[-1])
+    batches = []
+    for start in range(0, count, batch_size):
+        images, widths = pad_images(tensors[start : start + batch_size])
+        batches.append({"images": images.numpy(), "widths": widths.numpy()})
+    return batches
+
+
+def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]]) -> Path:
+    """Write a statically quantised copy of ``fp32_model`` to ``out``, calibrated on ``batches``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(batches)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.items, None)
+
+    quantize_static(
+        str(fp32_model), str(out), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTIZED_OPS,
+        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+    )
+    return Path(out)
