@@ -1,11 +1,11 @@
-"""Score a model on labelled folders: python evaluate.py DIR [DIR ...] [--checkpoint X.ckpt] [--json FILE]."""
+"""Score a model on labelled folders: python evaluate.py DIR [DIR ...] [--checkpoint X.ckpt] [--json FILE] [--errors FILE]."""
 import argparse
 import json
 import sys
 from pathlib import Path
 
 from ocr.cli import add_model_arguments, load_recognizer
-from ocr.evaluation import evaluate_folder, markdown_table, summarize
+from ocr.evaluation import evaluate_folder, markdown_table, summarize, write_misreadings
 from ocr.metrics import WordScores
 
 
@@ -13,6 +13,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dirs", nargs="+", help="folders holding images/ and labels.tsv")
     parser.add_argument("--json", dest="json_path", help="also write the numbers to this JSON file")
+    parser.add_argument("--errors", help="write the misread words (acc36) to this TSV file, least confident first")
     add_model_arguments(parser)
     return parser.parse_args()
 
@@ -25,15 +26,17 @@ def main() -> int:
     if missing:
         return 2
     recognizer = load_recognizer(args)
-    sets, total, total_seconds = {}, WordScores(), 0.0
+    sets, total, total_seconds, misreadings = {}, WordScores(), 0.0, []
     for folder in args.dirs:
-        scores, seconds = evaluate_folder(recognizer, folder)
+        scores, seconds = evaluate_folder(recognizer, folder, misreadings)
         sets[Path(folder).name] = summarize(scores, seconds)
         total, total_seconds = total.merge(scores), total_seconds + seconds
     result = {"sets": sets, "total": summarize(total, total_seconds)}
     print(markdown_table({**sets, "total": result["total"]}))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n")
+    if args.errors:
+        write_misreadings(misreadings, args.errors)
     return 0
 
 

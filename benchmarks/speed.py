@@ -4,7 +4,8 @@
 
 One Markdown table: batch-1 latency (median ms per word, image to text), batch-64
 throughput (words/s), acc36 over the benchmark folders, for PyTorch fp32 (NCHW and
-channels_last), bf16 autocast, int8 dynamic quantisation, torch.compile and onnxruntime;
+channels_last), bf16 autocast, int8 dynamic quantisation, torch.compile and onnxruntime
+(fp32 and int8 static quantisation);
 plus the model's GFLOP per 32x128 word, the fraction of the CPU's peak (``--peak-gflops``,
 470 measured on the 2-core dev machine) that the best batch-64 setting reaches, and the
 time from ``python predict.py`` start to its answer.
@@ -83,6 +84,7 @@ def settings(checkpoint: str | None) -> dict[str, Recognizer]:
         "PyTorch int8 dynamic (RNN, linear)": Recognizer.load(checkpoint, precision="int8"),
         "torch.compile fp32": compiled,
         "onnxruntime fp32": Recognizer.load(checkpoint, backend="onnx"),
+        "onnxruntime int8 static (convolutions, linear)": Recognizer.load(checkpoint, backend="onnx", precision="int8"),
         "PyTorch fp32, beam search (width 10)": Recognizer.load(checkpoint, decoder="beam"),
         "PyTorch fp32, lexicon of 50k wordfreq words": Recognizer.load(
             checkpoint, decoder="lexicon", lexicon=top_n_list("en", 50000)),

@@ -46,9 +46,10 @@ def load_onnx(path: str | Path) -> LoadedModel:
     return LoadedModel(OnnxModel(path), charset, Preprocess(**spec), hparams)
 
 
-def load_as_onnx(checkpoint: str | Path) -> LoadedModel:
-    """Export a PyTorch checkpoint to a temporary ONNX file and load that."""
+def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
+    """Export a PyTorch checkpoint to a temporary ONNX file (statically quantised with
+    ``int8``: a few seconds of calibration) and load that."""
     from ocr.export import export
 
     with tempfile.TemporaryDirectory() as folder:
-        return load_onnx(export(checkpoint, "onnx", Path(folder) / "model.onnx"))
+        return load_onnx(export(checkpoint, "onnx-int8" if int8 else "onnx", Path(folder) / "model.onnx"))

@@ -19,8 +19,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                         help="run the model with PyTorch or onnxruntime (a .onnx checkpoint implies onnx)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="PyTorch backend: fp32, bf16 autocast, int8 dynamic quantisation of RNN/linear, "
-                             "or auto (bf16 where the CPU has native bf16, else fp32)")
+                        help="fp32; bf16 autocast (torch); int8: torch dynamic quantisation of RNN/linear, or onnx "
+                             "static quantisation of convolutions/linear; auto: bf16 where the CPU has native bf16, "
+                             "else fp32")
 
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
+from ocr.charset import normalize36
 from ocr.data.datasets import read_label_file
 from ocr.data.transforms import ImageLoadError
 from ocr.metrics import WordScores
@@ -14,8 +16,19 @@ log = logging.getLogger(__name__)
 COLUMNS = ("words", "acc36", "acc_cs", "ned", "confidence", "acc36_cov95", "acc36_cov90", "images_per_s")
 
 
-def evaluate_folder(recognizer: Recognizer, folder: str | Path) -> tuple[WordScores, float]:
-    """Scores over every labelled image of ``folder`` and the seconds reading took.
+class Misreading(NamedTuple):
+    """A word read wrong under acc36."""
+
+    path: Path
+    label: str
+    text: str
+    confidence: float
+
+
+def evaluate_folder(recognizer: Recognizer, folder: str | Path,
+                    misreadings: list[Misreading] | None = None) -> tuple[WordScores, float]:
+    """Scores over every labelled image of ``folder`` and the seconds reading took; words read
+    wrong (acc36) are appended to ``misreadings`` when given.
 
     An unreadable image counts as an empty (wrong) reading and is logged.
     """
@@ -23,13 +36,24 @@ def evaluate_folder(recognizer: Recognizer, folder: str | Path) -> tuple[WordSco
     scores = WordScores()
     start = time.perf_counter()
     results = recognizer.read_each([path for path, _ in items])
-    for (_, label), (_, result) in zip(items, results):
+    for (path, label), (_, result) in zip(items, results):
         if isinstance(result, ImageLoadError):
             log.warning("%s", result)
-            scores.add("", label)
+            text, confidence = "", 0.0
         else:
-            scores.add(result.text, label, result.confidence)
+            text, confidence = result.text, result.confidence
+        scores.add(text, label, confidence)
+        if misreadings is not None and normalize36(text) != normalize36(label):
+            misreadings.append(Misreading(path, label, text, confidence))
     return scores, time.perf_counter() - start
+
+
+def write_misreadings(misreadings: list[Misreading], out: str | Path) -> None:
+    """A TSV of ``path, label, reading, confidence``, least confident first."""
+    rows = sorted(misreadings, key=lambda m: m.confidence)
+    lines = ["path\tlabel\treading\tconfidence"]
+    lines += [f"{m.path}\t{m.label}\t{m.text}\t{m.confidence:.3f}" for m in rows]
+    Path(out).write_text("\n".join(lines) + "\n")
 
 
 def summarize(scores: WordScores, seconds: float) -> dict[str, float]:

@@ -33,9 +33,7 @@ def fastest_precision() -> str:
 
 def quantized(model: torch.nn.Module) -> torch.nn.Module:
     """A copy with int8 dynamic quantisation of the recurrent and linear layers (the
-    convolutions stay fp32); PyTorch backend only."""
-    if not isinstance(model, torch.nn.Module):
-        raise ValueError("precision=int8 needs the torch backend")
+    convolutions stay fp32)."""
     from torch.ao.quantization import quantize_dynamic
 
     with warnings.catch_warnings():
@@ -66,10 +64,14 @@ class Recognizer:
         self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
         if isinstance(self.model, torch.nn.Module):
             self.model.backbone.fuse_batch_norm()
-        if precision == "auto":  # autocast precisions mean nothing to onnxruntime
-            precision = fastest_precision() if isinstance(self.model, torch.nn.Module) else "fp32"
-        if precision == "int8":
-            self.model = quantized(self.model)
+            if precision == "auto":
+                precision = fastest_precision()
+            if precision == "int8":
+                self.model = quantized(self.model)
+        elif precision == "bf16":
+            raise ValueError("precision=bf16 needs the torch backend")
+        else:  # an onnxruntime model computes in the precision it was exported with
+            precision = "fp32" if precision == "auto" else precision
         trained = loaded.preprocess
         # the model reads any width: wide inputs (text lines) are not squeezed to the training width
         self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
@@ -92,9 +94,12 @@ class Recognizer:
         or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.export`` is used as is).
-        ``precision``: ``fp32``, ``bf16`` (autocast), ``int8`` (dynamic quantisation of the
-        RNN and linear layers), the last two with the PyTorch backend; or ``auto``: bf16 where
-        the CPU computes it natively, else fp32 (what predict.py and evaluate.py use).
+        ``precision``: ``fp32``; ``bf16`` (autocast, PyTorch backend); ``int8``: with PyTorch,
+        dynamic quantisation of the RNN and linear layers; with onnxruntime, static
+        quantisation of the convolutions and linear layer, calibrated on rendered words
+        (:mod:`ocr.quantization`); or ``auto``: bf16 where the CPU computes it natively,
+        else fp32 (what predict.py and evaluate.py use). An ``.onnx`` file runs in the
+        precision it was exported with.
         ``max_width``: inputs are resized to the model's height and squeezed only beyond this
         width, so a whole text line is read. When the charset has no space (models trained on
         single words), spaces are put where the gap between two characters is far wider than
@@ -104,9 +109,14 @@ class Recognizer:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if path.suffix == ".onnx":
+            if precision == "int8":
+                raise ValueError(f"{path}: an ONNX file keeps the precision it was exported with "
+                                 "(python -m ocr.export --format onnx-int8)")
             loaded = load_onnx(path)
+        elif backend == "onnx":
+            loaded = load_as_onnx(path, int8=precision == "int8")
         else:
-            loaded = load_as_onnx(path) if backend == "onnx" else load_model(path)
+            loaded = load_model(path)
         return cls(loaded, batch_size, decoder, beam_width, lexicon, precision, max_width)
 
     def read(self, images: Iterable[ImageSource]) -> list[Prediction]:

@@ -60,10 +60,10 @@ class RecognitionSystem(L.LightningModule):
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
         """Skip the step on a non-finite gradient; otherwise clip by norm or value as configured."""
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        if not grads:
+        params = [p for p in self.parameters() if p.grad is not None]
+        if not params:
             return
-        norm = torch.nn.utils.get_total_norm(grads)
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params])
         if not torch.isfinite(norm):
             optimizer.zero_grad(set_to_none=True)  # AdamW/SGD leave parameters without grads untouched
             self._skip_step("gradient")
@@ -71,7 +71,7 @@ class RecognitionSystem(L.LightningModule):
         self._nonfinite_in_a_row = 0
         self.log("train/grad_norm", norm, batch_size=1)
         if gradient_clip_val and gradient_clip_algorithm == "norm":
-            torch.nn.utils.clip_grads_with_norm_(grads, gradient_clip_val, norm)  # reuses the norm above
+            torch.nn.utils.clip_grads_with_norm_(params, gradient_clip_val, norm)  # reuses the norm above
         else:
             self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
 

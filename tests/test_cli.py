@@ -85,8 +85,9 @@ def labelled_folder(root: Path, names: list[str]) -> Path:
 def test_evaluate_prints_table_and_writes_json(tiny_checkpoint, tmp_path):
     a = labelled_folder(tmp_path / "setA", SAMPLE_NAMES[:2])
     b = labelled_folder(tmp_path / "setB", SAMPLE_NAMES[2:])
-    out = tmp_path / "scores.json"
-    result = run_script("evaluate.py", str(a), str(b), "--checkpoint", str(tiny_checkpoint), "--json", str(out))
+    out, errors = tmp_path / "scores.json", tmp_path / "errors.tsv"
+    result = run_script("evaluate.py", str(a), str(b), "--checkpoint", str(tiny_checkpoint), "--json", str(out),
+                        "--errors", str(errors))
     assert result.returncode == 0, result.stderr
     table = result.stdout.strip().splitlines()
     assert table[0] == ("| set | words | acc36 | acc_cs | ned | confidence | acc36_cov95 | acc36_cov90 "
@@ -99,6 +100,12 @@ def test_evaluate_prints_table_and_writes_json(tiny_checkpoint, tmp_path):
         assert set(row) == {"words", "acc36", "acc_cs", "ned", "confidence", "acc36_cov95", "acc36_cov90",
                             "images_per_s"}
         assert all(0.0 <= row[k] <= 1.0 for k in ("acc36", "acc_cs", "ned", "confidence", "acc36_cov90"))
+    header, *misread = errors.read_text().splitlines()
+    assert header == "path\tlabel\treading\tconfidence"
+    wrong = round(scores["total"]["words"] * (1 - scores["total"]["acc36"]))
+    assert len(misread) == wrong  # one row per word read wrong
+    confidences = [float(row.split("\t")[3]) for row in misread]
+    assert confidences == sorted(confidences)
 
 
 def test_evaluate_missing_folder_is_a_clear_error(tmp_path):

@@ -39,17 +39,23 @@ def test_checkpoint_of_another_kind_is_refused(tmp_path):
         Recognizer.load(path)
 
 
-@pytest.mark.parametrize("precision", ["bf16", "int8"])
-def test_reduced_precision_reads_like_fp32(precision):
+@pytest.mark.parametrize(("backend", "precision"), [("torch", "bf16"), ("torch", "int8"), ("onnx", "int8")])
+def test_reduced_precision_reads_like_fp32(backend, precision):
     paths = sorted(SAMPLES.glob("*.*g"))
-    full = Recognizer.load().read(paths)
-    reduced = Recognizer.load(precision=precision).read(paths)
+    full = Recognizer.load(precision="fp32").read(paths)
+    reduced = Recognizer.load(backend=backend, precision=precision).read(paths)
     assert sum(a.text == b.text for a, b in zip(full, reduced)) >= len(paths) - 1
     assert all(abs(a.confidence - b.confidence) < 0.2 for a, b in zip(full, reduced) if a.text == b.text)
 
 
-def test_int8_needs_the_torch_backend_and_unknown_precisions_are_refused():
-    with pytest.raises(ValueError, match="int8 needs the torch backend"):
-        Recognizer.load(backend="onnx", precision="int8")
+def test_precisions_a_backend_cannot_run_are_refused(tmp_path):
+    from ocr.export import export
+    from ocr.recognizer import DEFAULT_MODEL
+
+    with pytest.raises(ValueError, match="bf16 needs the torch backend"):
+        Recognizer.load(backend="onnx", precision="bf16")
+    onnx_file = export(DEFAULT_MODEL, "onnx", tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="keeps the precision it was exported with"):
+        Recognizer.load(onnx_file, precision="int8")
     with pytest.raises(ValueError, match="precision must be one of"):
         Recognizer.load(precision="fp8")
