@@ -19,7 +19,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
 import yaml  # noqa: E402
+
+from ocr.checkpoint import load_model  # noqa: E402
+from ocr.data.batch import pad_images  # noqa: E402
+from ocr.data.datasets import SyntheticWords  # noqa: E402
+from ocr.data.scene import SceneRenderer  # noqa: E402
+from ocr.data.synth import TextSampler, installed_fonts  # noqa: E402
+from ocr.diagnostics import gradient_reach  # noqa: E402
+from ocr.models import build_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = {"cells": "rnn", "clipping": "clip", "long_sequences": "rnn"}
@@ -85,6 +94,39 @@ def plot_experiment(name: str, runs: list[dict]) -> list[str]:
     return images
 
 
+def reach_curves(run: Path) -> dict[str, list[float]]:
+    """Gradient reach (ocr.diagnostics.gradient_reach) of layer 1, forward direction, at
+    initialisation and after training, on 16 rendered random strings of 14-22 characters."""
+    loaded = load_model(run / "checkpoints" / "last.ckpt")
+    words = SyntheticWords(16, 0, TextSampler(loaded.charset, p_random=1.0, random_length=(14, 22)),
+                           SceneRenderer(installed_fonts(case_sensitive=False)), loaded.preprocess)
+    images, _ = pad_images([words[i].image for i in range(len(words))])
+    widths = torch.full((len(words),), images.shape[-1])  # padding counts as input: full-length sequences
+    torch.manual_seed(0)
+    initial = build_model(loaded.charset.num_classes, loaded.hparams["model"], loaded.hparams["rnn"]).eval()
+    return {stage: gradient_reach(model, images, widths)["l0_fwd"]
+            for stage, model in (("initialisation", initial), ("trained", loaded.model))}
+
+
+def plot_reach(name: str, runs: list[dict]) -> str:
+    """How much of a last-step loss's gradient arrives k steps back, relative to k = 0."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for run in runs:
+        curves, color = reach_curves(run["folder"]), None
+        for stage, style in (("initialisation", "--"), ("trained", "-")):
+            back = curves[stage][::-1]  # index k: k steps before the loss
+            line, = ax.semilogy([g / back[0] for g in back], style, label=f"{run['variant']}, {stage}", color=color)
+            color = line.get_color()  # one colour per variant
+    ax.set(title="gradient of a loss on the last step, k steps back", xlabel="k (time steps before the loss)",
+           ylabel="||dL_T/dh_(T-k)|| / ||dL_T/dh_T||")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = OUT / f"{name}_reach.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
 def table(runs: list[dict], swept: str) -> str:
     lines = [f"| {swept} | steps | minutes | val acc36 | val CER | max recurrent grad norm | skipped steps |",
              "|---|---|---|---|---|---|---|"]
@@ -106,7 +148,7 @@ def main() -> None:
             run_sweep(name)
         folders = sorted(p for p in (ROOT / "runs" / "experiments" / name).iterdir() if (p / "metrics.csv").is_file())
         runs = [read_run(p, swept) for p in folders]
-        images = plot_experiment(name, runs)
+        images = [*plot_experiment(name, runs), plot_reach(name, runs)]
         sections += [f"## {name}\n", table(runs, swept) + "\n", *[f"![{name}]({img})\n" for img in images]]
     (OUT / "results.md").write_text("\n".join(sections))
     print(f"wrote {OUT / 'results.md'}")

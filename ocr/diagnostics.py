@@ -6,6 +6,8 @@ Every ``every_n_steps`` training steps :class:`GradientFlowMonitor` records
 - ``grad_norm_before/<group>`` and ``grad_norm_after/<group>``: the gradient norm of the
   backbone, the recurrent layers and the classifier, before and after clipping,
 writes them to the run's CSV log, and at the end draws PNGs in ``<run>/gradients/``.
+:func:`gradient_reach` measures vanishing directly: the gradient of a loss on the last step
+only, as it arrives at each earlier step.
 """
 from __future__ import annotations
 
@@ -79,6 +81,25 @@ class GradientFlowMonitor(L.Callback):
 
     def on_exception(self, trainer, module, exception: BaseException) -> None:
         self.on_train_end(trainer, module)  # a run stopped by exploding gradients is worth seeing too
+
+
+def gradient_reach(model: torch.nn.Module, images: torch.Tensor, widths: torch.Tensor) -> dict[str, list[float]]:
+    """``||dL_T/dh_t||`` for every step t, layer and direction, where ``L_T`` is a loss on the
+    last time step only (minus the log-probability of its best class): how much of one output's
+    gradient reaches earlier steps through the recurrence. Vanishing gradients show as a decay
+    with the distance ``T - t``. The CRNN must use ``rnn.impl=unrolled``; give full-width images."""
+    rnn = model.sequence.rnn
+    if not isinstance(rnn, UnrolledRNN):
+        raise ValueError("gradient_reach needs rnn.impl=unrolled")
+    rnn.record_hidden_grads = True
+    try:
+        model.zero_grad(set_to_none=True)
+        log_probs = model(images, widths)
+        (-log_probs[-1].max(-1).values.sum()).backward()
+        return dict(rnn.hidden_grad_norms)
+    finally:
+        rnn.record_hidden_grads = False
+        model.zero_grad(set_to_none=True)
 
 
 def plot_gradient_flow(records: list[dict], out_dir: Path) -> list[Path]:

@@ -116,3 +116,20 @@ def test_gradient_flow_monitor_logs_every_step_and_draws_plots(tmp_path):
         assert float(row["grad_norm_before/backbone"]) > float(row["grad_norm_after/backbone"])
     for png in ("hidden_grad_heatmap.png", "hidden_grad_last.png", "param_grad_norms.png"):
         assert (tmp_path / "gradients" / png).stat().st_size > 1000
+
+
+def test_gradient_reach_decays_with_distance_for_a_contracting_rnn():
+    from ocr.diagnostics import gradient_reach
+    from ocr.models import build_model
+
+    torch.manual_seed(0)
+    rnn = {"cell": "rnn", "hidden_size": 8, "num_layers": 1, "impl": "unrolled", "init": "orthogonal", "init_gain": 0.5}
+    model = build_model(5, {"input": {"channels": 1}, "backbone": {"width_mult": 0.125}}, rnn)
+    reach = gradient_reach(model, torch.randn(2, 1, 32, 128), torch.tensor([128, 128]))
+    fwd = reach["l0_fwd"]
+    assert len(fwd) == 128 // 4 + 1 and fwd[-1] > 0
+    # ||W_hh|| = 0.5 and tanh' <= 1: 19 steps back, at most 0.5 ** 19 of the gradient is left
+    assert fwd[-20] <= 0.5**19 * fwd[-1] * 1.001
+    with pytest.raises(ValueError, match="unrolled"):
+        gradient_reach(build_model(5, {"input": {"channels": 1}, "backbone": {"width_mult": 0.125}},
+                                   {**rnn, "impl": "fused"}), torch.randn(1, 1, 32, 64), torch.tensor([64]))
