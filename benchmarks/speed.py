@@ -84,7 +84,8 @@ def settings(checkpoint: str | None) -> dict[str, Recognizer]:
         "PyTorch int8 dynamic (RNN, linear)": Recognizer.load(checkpoint, precision="int8"),
         "torch.compile fp32": compiled,
         "onnxruntime fp32": Recognizer.load(checkpoint, backend="onnx"),
-        "onnxruntime int8 static (convolutions, linear)": Recognizer.load(checkpoint, backend="onnx", precision="int8"),
+        "onnxruntime int8 (static convolutions, dynamic LSTM)": Recognizer.load(
+            checkpoint, backend="onnx", precision="int8"),
         "PyTorch fp32, beam search (width 10)": Recognizer.load(checkpoint, decoder="beam"),
         "PyTorch fp32, lexicon of 50k wordfreq words": Recognizer.load(
             checkpoint, decoder="lexicon", lexicon=top_n_list("en", 50000)),

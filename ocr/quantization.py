@@ -2,11 +2,13 @@
 
 The convolutions (and the final linear layer) get int8 weights, per output channel, and
 uint8 activations whose ranges are measured on rendered synthetic words (never on
-evaluation photos); the recurrent layers stay fp32. onnxruntime fuses the resulting
+evaluation photos); the LSTM gets int8 weights and activations quantised on the fly
+(dynamic quantisation; other cells stay fp32). onnxruntime fuses the resulting
 QuantizeLinear/DequantizeLinear pairs into integer kernels (VNNI on x86 CPUs that have it).
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,8 @@ def calibration_batches(loaded: LoadedModel, count: int = 256, batch_size: int =
 
 def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]]) -> Path:
     """Write a statically quantised copy of ``fp32_model`` to ``out``, calibrated on ``batches``."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -46,8 +49,13 @@ def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[st
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
 
-    quantize_static(
-        str(fp32_model), str(out), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTIZED_OPS,
-        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-    )
+    with tempfile.TemporaryDirectory() as folder:
+        convolutions = Path(folder) / "static.onnx"
+        quantize_static(
+            str(fp32_model), str(convolutions), Reader(), quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=QUANTIZED_OPS, per_channel=True, activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+        # the LSTM's weights too, its activations quantised on the fly (DynamicQuantizeLSTM)
+        quantize_dynamic(str(convolutions), str(out), op_types_to_quantize=["LSTM"], weight_type=QuantType.QInt8)
     return Path(out)

@@ -60,7 +60,9 @@ def test_int8_export_of_the_default_model_reads_like_pytorch(tmp_path):
     int8 = export(DEFAULT_MODEL, "onnx-int8", tmp_path / "int8.onnx")
     graph = onnx.load(str(int8)).graph
     int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) >= 2]
-    assert len(int8_weights) == 8  # the seven convolutions and the output layer; the LSTM stays fp32
+    assert len(int8_weights) == 8 + 4  # seven convolutions, the output layer, two LSTM layers' W and R
+    ops = {node.op_type for node in graph.node}
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
     expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
     got = Recognizer.load(int8).read(paths)
     assert [p.text for p in got] == [p.text for p in expected]
