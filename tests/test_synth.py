@@ -1,4 +1,6 @@
 import random
+import string
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -71,3 +73,29 @@ def test_scene_renderer_draws_on_photos_from_a_folder(tmp_path):
         SceneRenderer(installed_fonts()[:2], background_dir=empty)
     with pytest.raises(ValueError, match="missing: background photo folder not found"):
         SceneRenderer(installed_fonts()[:2], background_dir=tmp_path / "missing")
+
+
+def test_font_folders_skip_symbol_fonts(tmp_path):
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    def font_with(chars: str, out: Path) -> Path:
+        pen = TTGlyphPen(None)
+        pen.moveTo((0, 0)), pen.lineTo((0, 500)), pen.lineTo((400, 500)), pen.closePath()
+        names = [".notdef", *(f"g{ord(c)}" for c in chars)]
+        fb = FontBuilder(1000, isTTF=True)
+        fb.setupGlyphOrder(names)
+        fb.setupCharacterMap({ord(c): f"g{ord(c)}" for c in chars})
+        fb.setupGlyf({n: pen.glyph() for n in names})
+        fb.setupHorizontalMetrics({n: (500, 0) for n in names})
+        fb.setupHorizontalHeader(ascent=800, descent=-200)
+        fb.setupNameTable({"familyName": out.stem, "styleName": "Regular"})
+        fb.setupOS2(), fb.setupPost()
+        fb.save(str(out))
+        return out
+
+    latin = font_with(string.ascii_letters + string.digits, tmp_path / "Latin.ttf")
+    symbols = font_with("\uf041\uf042\uf043", tmp_path / "Dingbats.ttf")
+    (tmp_path / "Broken.ttf").write_bytes(b"not a font")
+    fonts = installed_fonts([str(tmp_path)], case_sensitive=False)
+    assert latin in fonts and symbols not in fonts and tmp_path / "Broken.ttf" not in fonts

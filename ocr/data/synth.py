@@ -6,9 +6,11 @@ only has to replace the inside of these.
 """
 from __future__ import annotations
 
+import logging
 import math
 import random
 import re
+import string
 from collections.abc import Iterator
 from functools import lru_cache
 from itertools import accumulate
@@ -18,6 +20,8 @@ from typing import Protocol
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from ocr.charset import Charset
+
+log = logging.getLogger(__name__)
 
 
 class Renderer(Protocol):
@@ -35,14 +39,30 @@ def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = (), case_sensitive
     import fontpkg
 
     paths = [f.path for fam in fontpkg.families().values() for f in fam.files if f.style == "normal"]
-    for folder in extra_dirs:
-        paths += sorted(p for p in Path(folder).expanduser().rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+    for folder in extra_dirs:  # the packaged families are known to be Latin text faces; these are not
+        found = sorted(p for p in Path(folder).expanduser().rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+        for path in found:
+            if lacks_latin(path):
+                log.warning("%s: skipped: unreadable, or no glyph for some of a-z, A-Z, 0-9 (a symbol font?)", path)
+        paths += [path for path in found if not lacks_latin(path)]
     paths = sorted(set(paths))
     if case_sensitive:
         paths = [p for p in paths if not is_caps_only(p)]
     if not paths:
         raise RuntimeError("no fonts found: install the fontpkg-* dependencies (pip install -e .)")
     return paths
+
+
+@lru_cache(maxsize=None)
+def lacks_latin(path: Path) -> bool:
+    """True for symbol, non-Latin or unreadable font files: some of a-z, A-Z, 0-9 have no glyph."""
+    from fontTools.ttLib import TTFont, TTLibError
+
+    try:
+        cmap = TTFont(str(path), lazy=True).getBestCmap() or {}
+    except (TTLibError, OSError, AssertionError, KeyError):
+        return True
+    return any(ord(c) not in cmap for c in string.ascii_letters + string.digits)
 
 
 @lru_cache(maxsize=None)
