@@ -47,8 +47,8 @@ def load_onnx(path: str | Path) -> LoadedModel:
 
 
 def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
-    """Export a PyTorch checkpoint to a temporary ONNX file (statically quantised with
-    ``int8``: a few seconds of calibration) and load that."""
+    """Export a PyTorch checkpoint to a temporary ONNX file (int8-quantised with ``int8``:
+    a few seconds of calibration, see :mod:`ocr.quantization`) and load that."""
     from ocr.export import export
 
     with tempfile.TemporaryDirectory() as folder:

@@ -20,8 +20,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the model with PyTorch or onnxruntime (a .onnx checkpoint implies onnx)")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="fp32; bf16 autocast (torch); int8: torch dynamic quantisation of RNN/linear, or onnx "
-                             "static quantisation of convolutions/linear; auto: bf16 where the CPU has native bf16, "
-                             "else fp32")
+                             "int8 convolutions, linear and LSTM (ocr/quantization.py); auto: bf16 where the CPU "
+                             "has native bf16, else fp32")
 
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:

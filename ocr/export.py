@@ -7,8 +7,8 @@ ocr/data/transforms.py does) and their unpadded ``widths`` ``(B,)`` to log-proba
 ``(T, B, classes)`` with ``T = W // 4 + 1``; as in PyTorch, the padding never reaches the
 valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are stored in the
 ONNX file's metadata (``ocr.charset``, ``ocr.input``) and in a ``.json`` beside a
-TorchScript file. ``onnx-int8`` is the ONNX model with statically quantised convolutions
-and linear layer (ocr/quantization.py), calibrated on rendered words.
+TorchScript file. ``onnx-int8`` is the ONNX model in int8: convolutions and linear layer
+quantised statically (calibrated on rendered words), the LSTM dynamically (ocr/quantization.py).
 """
 from __future__ import annotations
 

@@ -44,7 +44,8 @@ def installed_fonts(extra_dirs: list[str] | tuple[str, ...] = (), case_sensitive
         for path in found:
             if lacks_latin(path):
                 log.warning("%s: skipped: unreadable, or no glyph for some of a-z, A-Z, 0-9 (a symbol font?)", path)
-        paths += [path for path in found if not lacks_latin(path)]
+            else:
+                paths.append(path)
     paths = sorted(set(paths))
     if case_sensitive:
         paths = [p for p in paths if not is_caps_only(p)]
