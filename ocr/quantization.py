@@ -1,4 +1,4 @@
-"""Static int8 quantisation of an exported ONNX model, for onnxruntime on CPUs.
+"""Int8 quantisation of an exported ONNX model, for onnxruntime on CPUs.
 
 The convolutions (and the final linear layer) get int8 weights, per output channel, and
 uint8 activations whose ranges are measured on rendered synthetic words (never on
@@ -38,7 +38,8 @@ def calibration_batches(loaded: LoadedModel, count: int = 256, batch_size: int =
 
 
 def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]]) -> Path:
-    """Write a statically quantised copy of ``fp32_model`` to ``out``, calibrated on ``batches``."""
+    """Write an int8 copy of ``fp32_model`` to ``out``: convolutions and linear layer static
+    (activation ranges from ``batches``), the LSTM dynamic."""
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
                                           quantize_static)
 

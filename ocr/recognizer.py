@@ -97,9 +97,9 @@ class Recognizer:
         ``precision``: ``fp32``; ``bf16`` (autocast, PyTorch backend); ``int8``: with PyTorch,
         dynamic quantisation of the RNN and linear layers; with onnxruntime, static
         quantisation of the convolutions and linear layer, calibrated on rendered words,
-        and dynamic quantisation of the LSTM (:mod:`ocr.quantization`); or ``auto``: bf16 where the CPU computes it natively,
-        else fp32 (what predict.py and evaluate.py use). An ``.onnx`` file runs in the
-        precision it was exported with.
+        and dynamic quantisation of the LSTM (:mod:`ocr.quantization`); or ``auto``: bf16
+        where the CPU computes it natively, else fp32 (what predict.py and evaluate.py use).
+        An ``.onnx`` file runs in the precision it was exported with.
         ``max_width``: inputs are resized to the model's height and squeezed only beyond this
         width, so a whole text line is read. When the charset has no space (models trained on
         single words), spaces are put where the gap between two characters is far wider than
