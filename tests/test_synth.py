@@ -55,6 +55,15 @@ def test_text_sampler_mixes_case_and_stays_in_charset():
     assert all(sampler.charset.normalize(t) and len(sampler.charset.normalize(t)) == len(t) for t in texts)
 
 
+def test_random_strings_hold_the_configured_share_of_symbols():
+    rng = random.Random(0)
+    for share in (0.0, 0.1, 1.0):
+        sampler = TextSampler(PRINTABLE, vocabulary_size=2000, p_random=1.0, random_symbols=share)
+        chars = "".join(sampler.sample(rng) for _ in range(400))
+        symbols = sum(not c.isalnum() for c in chars) / len(chars)
+        assert abs(symbols - share) < 0.03, (share, symbols)
+
+
 def test_caps_only_faces_are_left_out_for_case_sensitive_labels():
     names = lambda fonts: {p.name for p in fonts}  # noqa: E731
     assert "BebasNeue-Regular.ttf" in names(installed_fonts(case_sensitive=False))

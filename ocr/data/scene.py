@@ -3,13 +3,13 @@
 Same interface as :class:`ocr.data.synth.WordRenderer` (``render(text, rng)``); what it adds,
 each drawn at random per sample (probabilities in ``SceneRenderer.P``):
 - typography: variable-font weights and widths, letter spacing, outline, drop shadow,
-  3-D extrusion;
+  3-D extrusion, engraved or raised letters, gradient-filled letters;
 - backgrounds: crops of natural photos (``data/backgrounds``), flat, gradient, noise
   texture, stripes; text and background levels pass a contrast check;
 - layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
   lines at the crop edges; tight crops (text fills 70-100% of the height) and loose ones;
 - photometry: low resolution (small crop upsampled), blur, motion blur, JPEG artefacts,
-  uneven lighting, light noise.
+  uneven lighting, light noise; sometimes a low contrast between letters and background.
 Everything is drawn in 8-bit gray (the model reads gray) on a canvas only as large as the
 crop needs: that is what makes it fast. Character extents follow every geometric step (box
 corners through the same mapping).
@@ -74,6 +74,7 @@ class SceneRenderer:
 
     P = {
         "curve": 0.15, "rotate": 0.5, "perspective": 0.4, "outline": 0.15, "shadow": 0.15, "extrude": 0.08,
+        "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15,
         "photo": 0.3, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15, "low_res": 0.5,
         "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
     }
@@ -100,7 +101,7 @@ class SceneRenderer:
         _vary(font, rng)
         size = font.size
         bg = rng.randint(0, 255)
-        fg = contrasting_level(bg, rng, min_contrast=60)
+        fg = contrasting_level(bg, rng, min_contrast=25 if self.chance(rng, "low_contrast") else 60)
         spacing = rng.choice([0.0, rng.uniform(-0.05, 0.25)]) * size
         stroke = max(1, size // 16) if self.chance(rng, "outline") else 0
         curve = rng.uniform(-0.25, 0.25) * size if self.chance(rng, "curve") else 0.0
@@ -176,23 +177,31 @@ class SceneRenderer:
             draw.text((pad + width + gap, y), rng.choice(letters), font=font, fill=255)
 
     def _paint(self, image, layer, fg, font, text, origin, stroke, plain, rng) -> None:
-        """Composite the text coverage onto the background, with shadow / extrusion / outline."""
+        """Composite the text coverage onto the background, with shadow / extrusion / engraving /
+        outline, in one level or a vertical gradient."""
         if self.chance(rng, "extrude"):
             dx, dy = rng.choice([-1, 1]), 1
             depth = rng.randint(2, max(3, font.size // 10))
             for k in range(depth, 0, -1):
                 image.paste(fg // 2, (0, 0), ImageChops.offset(layer, dx * k, dy * k))
+        elif self.chance(rng, "emboss"):  # letters barely darker or lighter than the sign, lit edges
+            bg = image.getpixel((0, 0))
+            d, edge = rng.choice([-1, 1]) * max(1, font.size // 16), rng.randint(60, 110)
+            image.paste(_clamp(bg + edge), (0, 0), ImageChops.offset(layer, -d, -d))
+            image.paste(_clamp(bg - edge), (0, 0), ImageChops.offset(layer, d, d))
+            fg = _clamp(bg + rng.randint(-25, 25))
         elif self.chance(rng, "shadow"):
             offset = max(1, font.size // 14)
             shadow = ImageChops.offset(layer, offset, offset).filter(ImageFilter.GaussianBlur(rng.uniform(0, 2)))
             image.paste(0 if fg > 100 else 255, (0, 0), shadow)
+        ink = _gradient(image.size, fg, rng) if self.chance(rng, "fill") else fg
         if stroke:  # the stroked coverage in the inverse level, the plain letters on top
             image.paste(255 - fg, (0, 0), layer)
             inner = Image.new("L", image.size, 0)
             _draw_text(ImageDraw.Draw(inner), text, origin, font, 0, whole=plain)
-            image.paste(fg, (0, 0), inner)
+            image.paste(ink, (0, 0), inner)
         else:
-            image.paste(fg, (0, 0), layer)
+            image.paste(ink, (0, 0), layer)
 
     def _frame_line(self, image, pad_x, pad_y, width, text_h, fg, rng) -> None:
         """A sign's edge or underline near the word: the classic source of a spurious 'l'."""
@@ -275,6 +284,13 @@ class SceneRenderer:
             image.save(buf, "JPEG", quality=rng.randint(15, 80))
             image = Image.open(io.BytesIO(buf.getvalue())).convert("L")
         return image
+
+
+def _gradient(size: tuple[int, int], level: int, rng: random.Random) -> Image.Image:
+    """A top-to-bottom ramp around ``level`` (painted or lit lettering is rarely one flat gray)."""
+    ends = sorted((level, _clamp(level + rng.choice([-1, 1]) * rng.randint(30, 80))))
+    ramp = Image.linear_gradient("L").resize(size).point(lambda v: ends[0] + (ends[1] - ends[0]) * v // 255)
+    return ramp.transpose(Image.Transpose.FLIP_TOP_BOTTOM) if rng.random() < 0.5 else ramp
 
 
 def _draw_text(draw: ImageDraw.ImageDraw, text: str, origin, font, stroke: int, whole: bool) -> None:

@@ -110,7 +110,8 @@ def load_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
 
 class TextSampler:
     """English words in lower, Title or UPPER case, plus random strings (``p_random``, lengths
-    in ``random_length``), numbers (``p_number``), dates, times, prices and codes
+    in ``random_length``, a ``random_symbols`` share of their characters are punctuation and
+    symbols, the rest letters and digits), numbers (``p_number``), dates, times, prices and codes
     (``p_formatted``) and words with punctuation attached (``p_punctuated``).
 
     Words are drawn by frequency (wordfreq, flattened), or uniformly with ``p_uniform`` so
@@ -129,6 +130,7 @@ class TextSampler:
         case_weights: tuple[float, float, float] = (0.5, 0.25, 0.25),
         max_length: int = 16,
         random_length: tuple[int, int] = (1, 10),
+        random_symbols: float = 0.1,
         p_formatted: float = 0.0,
         p_punctuated: float = 0.0,
         p_uniform: float = 0.0,
@@ -143,7 +145,9 @@ class TextSampler:
         self.words = words
         # Zipf-like weights by rank, flattened (power 0.5) so that rare words appear too.
         self.cum_weights = list(accumulate(1.0 / math.sqrt(rank + 1) for rank in range(len(words))))
-        self.symbols = "".join(sorted(alphabet))
+        self.alphanumerics = "".join(sorted(c for c in alphabet if c.isalnum()))
+        self.symbols = "".join(sorted(c for c in alphabet if not c.isalnum()))
+        self.random_symbols = random_symbols
         self.p_random, self.p_number, self.case_weights = p_random, p_number, case_weights
         self.random_length = random_length
         self.p_formatted, self.p_punctuated, self.p_uniform = p_formatted, p_punctuated, p_uniform
@@ -151,7 +155,7 @@ class TextSampler:
     def sample(self, rng: random.Random) -> str:
         r = rng.random()
         if r < self.p_random:
-            text = "".join(rng.choices(self.symbols, k=rng.randint(*self.random_length)))
+            text = "".join(self._random_char(rng) for _ in range(rng.randint(*self.random_length)))
         elif (r := r - self.p_random) < self.p_number:
             text = str(rng.randint(0, 10 ** rng.randint(1, 6)))
         elif (r := r - self.p_number) < self.p_formatted:
@@ -164,6 +168,9 @@ class TextSampler:
             text = "".join(c for c in text if self.charset.normalize(c))
         return text or rng.choice(self.words)
 
+    def _random_char(self, rng: random.Random) -> str:
+        use_symbol = self.symbols and (not self.alphanumerics or rng.random() < self.random_symbols)
+        return rng.choice(self.symbols if use_symbol else self.alphanumerics)
 
     def _word(self, rng: random.Random) -> str:
         if rng.random() < self.p_uniform:
