@@ -1,6 +1,8 @@
 """Export a checkpoint for deployment: ONNX or TorchScript, dynamic batch and width.
 
-    python -m ocr.export --checkpoint X.ckpt --format onnx|onnx-int8|torchscript --out F
+    python -m ocr.export [--checkpoint X.ckpt] --format onnx|onnx-int8|torchscript --out F
+
+Without ``--checkpoint`` the shipped default model is exported.
 
 The exported graph maps right-padded images ``(B, C, 32, W)`` (normalised as
 ocr/data/transforms.py does) and their unpadded ``widths`` ``(B,)`` to log-probabilities
@@ -20,6 +22,7 @@ from pathlib import Path
 import torch
 
 from ocr.checkpoint import load_model
+from ocr.recognizer import DEFAULT_MODEL
 
 FORMATS = ("onnx", "onnx-int8", "torchscript")
 
@@ -74,7 +77,8 @@ def _add_metadata(path: Path, meta: dict[str, str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="model checkpoint (.ckpt)")
+    parser.add_argument("--checkpoint", default=str(DEFAULT_MODEL),
+                        help="model checkpoint (.ckpt; default: the shipped model)")
     parser.add_argument("--format", choices=FORMATS, required=True)
     parser.add_argument("--out", required=True, help="file to write")
     args = parser.parse_args()
