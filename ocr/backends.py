@@ -1,17 +1,19 @@
 """Run an exported ONNX model where a CRNN is expected (``model(images, widths)``)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 
 from ocr.charset import Charset
-from ocr.checkpoint import CheckpointError, LoadedModel
+from ocr.checkpoint import CheckpointError, LoadedModel, file_sha256
 from ocr.data.transforms import Preprocess
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "auto")
 
 
 class OnnxModel:
@@ -42,7 +44,8 @@ def load_onnx(path: str | Path) -> LoadedModel:
         spec = json.loads(meta["ocr.input"])
     except Exception as err:  # onnx raises many kinds on a foreign file
         raise CheckpointError(f"{path}: not an ocr ONNX export ({type(err).__name__})") from None
-    hparams = {"charset": charset.to_config(), "model": {"input": spec}}
+    hparams = {"charset": charset.to_config(), "model": {"input": spec},
+               "precision": meta.get("ocr.precision", "fp32"), "source_sha256": meta.get("ocr.source_sha256")}
     return LoadedModel(OnnxModel(path), charset, Preprocess(**spec), hparams)
 
 
@@ -53,3 +56,27 @@ def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
 
     with tempfile.TemporaryDirectory() as folder:
         return load_onnx(export(checkpoint, "onnx-int8" if int8 else "onnx", Path(folder) / "model.onnx"))
+
+
+def has_int8_dot_product() -> bool:
+    """True on x86 CPUs with VNNI, the int8 dot-product instructions onnxruntime's int8 kernels
+    are fast and exact with (without them, full-range 8-bit weights can saturate)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_vnni", "avx_vnni"})
+
+
+def fast_int8(onnx_path: Path, checkpoint: Path) -> LoadedModel | None:
+    """The int8 export ``onnx_path`` of ``checkpoint``, where it is the fastest correct way to run
+    that model here: onnxruntime installed, a CPU with VNNI, and the file exported from exactly
+    this checkpoint (SHA-256). Otherwise None (a stale export is named in a warning)."""
+    if not onnx_path.is_file() or importlib.util.find_spec("onnxruntime") is None or not has_int8_dot_product():
+        return None
+    loaded = load_onnx(onnx_path)
+    if loaded.hparams["source_sha256"] != file_sha256(checkpoint):
+        warnings.warn(f"{onnx_path}: not exported from {checkpoint} (re-export it with python -m ocr.export); "
+                      "using PyTorch", stacklevel=2)
+        return None
+    return loaded

@@ -6,6 +6,7 @@ the charset and the model config, so nothing else is needed to rebuild the model
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pickle
 from dataclasses import dataclass
@@ -59,6 +60,11 @@ def atomic_save(obj: dict, path: str | Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (ties an exported model to the checkpoint it came from)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_checkpoint(path: str | Path) -> dict:

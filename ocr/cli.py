@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from ocr.checkpoint import CheckpointError
+from ocr.backends import BACKENDS
 from ocr.recognizer import PRECISIONS, Recognizer
 
 
@@ -16,8 +17,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="best path, CTC prefix beam search, or the best word of --lexicon")
     parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder beam")
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                        help="run the model with PyTorch or onnxruntime (a .onnx checkpoint implies onnx)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="PyTorch or onnxruntime (a .onnx checkpoint implies onnx); auto: the checkpoint's "
+                             "int8 export beside it (X.int8.onnx, shipped for the default model) where onnxruntime "
+                             "is installed and the CPU has VNNI, else PyTorch")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="fp32; bf16 autocast (torch); int8: torch dynamic quantisation of RNN/linear, or onnx "
                              "int8 convolutions, linear and LSTM (ocr/quantization.py); auto: bf16 where the CPU "

@@ -8,8 +8,8 @@ The exported graph maps right-padded images ``(B, C, 32, W)`` (normalised as
 ocr/data/transforms.py does) and their unpadded ``widths`` ``(B,)`` to log-probabilities
 ``(T, B, classes)`` with ``T = W // 4 + 1``; as in PyTorch, the padding never reaches the
 valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are stored in the
-ONNX file's metadata (``ocr.charset``, ``ocr.input``) and in a ``.json`` beside a
-TorchScript file. ``onnx-int8`` is the ONNX model in int8: convolutions and linear layer
+ONNX file's metadata (``ocr.charset``, ``ocr.input``, with ``ocr.precision`` and the
+checkpoint's SHA-256 in ``ocr.source_sha256``) and in a ``.json`` beside a TorchScript file. ``onnx-int8`` is the ONNX model in int8: convolutions and linear layer
 quantised statically (calibrated on rendered words), the LSTM dynamically (ocr/quantization.py).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ocr.checkpoint import load_model
+from ocr.checkpoint import file_sha256, load_model
 from ocr.recognizer import DEFAULT_MODEL
 
 FORMATS = ("onnx", "onnx-int8", "torchscript")
@@ -38,7 +38,8 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
     example = (torch.zeros(2, spec["channels"], spec["height"], 128), torch.tensor([128, 96]))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"ocr.charset": json.dumps(loaded.charset.to_config()), "ocr.input": json.dumps(spec)}
+    meta = {"ocr.charset": json.dumps(loaded.charset.to_config()), "ocr.input": json.dumps(spec),
+            "ocr.precision": "int8" if fmt == "onnx-int8" else "fp32", "ocr.source_sha256": file_sha256(checkpoint)}
     if fmt == "torchscript":
         with torch.no_grad():
             traced = torch.jit.trace(model, example, check_trace=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ocr.backends import BACKENDS, load_as_onnx, load_onnx
+from ocr.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
 from ocr.checkpoint import load_model
 from ocr.data.batch import pad_images
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
@@ -20,6 +20,11 @@ from ocr.models import num_frames
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
+
+
+def int8_export_of(checkpoint: Path) -> Path:
+    """Where an int8 ONNX export of ``checkpoint`` is looked for: ``X.ckpt`` -> ``X.int8.onnx``."""
+    return checkpoint.with_suffix(".int8.onnx")
 
 
 def fastest_precision() -> str:
@@ -71,7 +76,7 @@ class Recognizer:
         elif precision == "bf16":
             raise ValueError("precision=bf16 needs the torch backend")
         else:  # an onnxruntime model computes in the precision it was exported with
-            precision = "fp32" if precision == "auto" else precision
+            precision = loaded.hparams.get("precision", "fp32") if precision == "auto" else precision
         trained = loaded.preprocess
         # the model reads any width: wide inputs (text lines) are not squeezed to the training width
         self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
@@ -93,12 +98,16 @@ class Recognizer:
         ``decoder``: ``greedy`` (best path), ``beam`` (CTC prefix beam search of ``beam_width``)
         or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
-        a ``.onnx`` from ``python -m ocr.export`` is used as is).
+        a ``.onnx`` from ``python -m ocr.export`` is used as is), or ``auto`` (what predict.py
+        and evaluate.py use): with precision ``auto`` or ``int8``, the int8 export beside the
+        checkpoint (``X.ckpt`` -> ``X.int8.onnx``, shipped for the default model) where
+        onnxruntime is installed, the CPU has VNNI and the export came from this very
+        checkpoint; else PyTorch.
         ``precision``: ``fp32``; ``bf16`` (autocast, PyTorch backend); ``int8``: with PyTorch,
         dynamic quantisation of the RNN and linear layers; with onnxruntime, static
         quantisation of the convolutions and linear layer, calibrated on rendered words,
         and dynamic quantisation of the LSTM (:mod:`ocr.quantization`); or ``auto``: bf16
-        where the CPU computes it natively, else fp32 (what predict.py and evaluate.py use).
+        where the CPU computes it natively, else fp32.
         An ``.onnx`` file runs in the precision it was exported with.
         ``max_width``: inputs are resized to the model's height and squeezed only beyond this
         width, so a whole text line is read. When the charset has no space (models trained on
@@ -108,6 +117,11 @@ class Recognizer:
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "auto" and path.suffix != ".onnx":
+            fast = fast_int8(int8_export_of(path), path) if precision in ("auto", "int8") else None
+            if fast is not None:
+                return cls(fast, batch_size, decoder, beam_width, lexicon, "auto", max_width)
+            backend = "torch"
         if path.suffix == ".onnx":
             if precision == "int8":
                 raise ValueError(f"{path}: an ONNX file keeps the precision it was exported with "
