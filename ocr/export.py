@@ -8,9 +8,11 @@ The exported graph maps right-padded images ``(B, C, 32, W)`` (normalised as
 ocr/data/transforms.py does) and their unpadded ``widths`` ``(B,)`` to log-probabilities
 ``(T, B, classes)`` with ``T = W // 4 + 1``; as in PyTorch, the padding never reaches the
 valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are stored in the
-ONNX file's metadata (``ocr.charset``, ``ocr.input``, with ``ocr.precision`` and the
-checkpoint's SHA-256 in ``ocr.source_sha256``) and in a ``.json`` beside a TorchScript file. ``onnx-int8`` is the ONNX model in int8: convolutions and linear layer
-quantised statically (calibrated on rendered words), the LSTM dynamically (ocr/quantization.py).
+ONNX file's metadata (``ocr.charset``, ``ocr.input``; also ``ocr.precision`` and the
+checkpoint's SHA-256, ``ocr.source_sha256``) and in a ``.json`` beside a TorchScript file.
+``onnx-int8`` is the ONNX model in int8: convolutions and linear layer quantised statically
+(calibrated on rendered words), the LSTM dynamically (ocr/quantization.py). Exported as
+``X.int8.onnx`` beside ``X.ckpt``, it is what ``--backend auto`` runs (ocr/backends.py).
 """
 from __future__ import annotations
 

@@ -185,11 +185,11 @@ class SceneRenderer:
             for k in range(depth, 0, -1):
                 image.paste(fg // 2, (0, 0), ImageChops.offset(layer, dx * k, dy * k))
         elif self.chance(rng, "emboss"):  # letters barely darker or lighter than the sign, lit edges
-            bg = image.getpixel((0, 0))
+            sign = image.getpixel((0, 0))  # the background's level at a corner
             d, edge = rng.choice([-1, 1]) * max(1, font.size // 16), rng.randint(60, 110)
-            image.paste(_clamp(bg + edge), (0, 0), ImageChops.offset(layer, -d, -d))
-            image.paste(_clamp(bg - edge), (0, 0), ImageChops.offset(layer, d, d))
-            fg = _clamp(bg + rng.randint(-25, 25))
+            image.paste(_clamp(sign + edge), (0, 0), ImageChops.offset(layer, -d, -d))
+            image.paste(_clamp(sign - edge), (0, 0), ImageChops.offset(layer, d, d))
+            fg = _clamp(sign + rng.randint(-25, 25))
         elif self.chance(rng, "shadow"):
             offset = max(1, font.size // 14)
             shadow = ImageChops.offset(layer, offset, offset).filter(ImageFilter.GaussianBlur(rng.uniform(0, 2)))
