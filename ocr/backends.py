@@ -33,20 +33,19 @@ class OnnxModel:
 
 def load_onnx(path: str | Path) -> LoadedModel:
     """An exported model (``python -m ocr.export``) with the charset and input settings it carries."""
-    import onnx
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
     try:
-        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        model = OnnxModel(path)
+        meta = model.session.get_modelmeta().custom_metadata_map
         charset = Charset.from_config(json.loads(meta["ocr.charset"]))
         spec = json.loads(meta["ocr.input"])
-    except Exception as err:  # onnx raises many kinds on a foreign file
+    except Exception as err:  # onnxruntime raises many kinds on a foreign file
         raise CheckpointError(f"{path}: not an ocr ONNX export ({type(err).__name__})") from None
     hparams = {"charset": charset.to_config(), "model": {"input": spec},
                "precision": meta.get("ocr.precision", "fp32"), "source_sha256": meta.get("ocr.source_sha256")}
-    return LoadedModel(OnnxModel(path), charset, Preprocess(**spec), hparams)
+    return LoadedModel(model, charset, Preprocess(**spec), hparams)
 
 
 def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:

@@ -66,3 +66,12 @@ def test_int8_export_of_the_default_model_reads_like_pytorch(tmp_path):
     expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
     got = Recognizer.load(int8).read(paths)
     assert [p.text for p in got] == [p.text for p in expected]
+
+
+def test_a_file_that_is_not_an_ocr_export_is_refused_by_name(tmp_path):
+    from ocr import CheckpointError, Recognizer
+
+    fake = tmp_path / "fake.onnx"
+    fake.write_bytes(b"not a model")
+    with pytest.raises(CheckpointError, match="fake.onnx: not an ocr ONNX export"):
+        Recognizer.load(fake)
