@@ -1,9 +1,9 @@
 """Int8 quantisation of an exported ONNX model, for onnxruntime on CPUs.
 
 The convolutions (and the final linear layer) get int8 weights, per output channel, and
-uint8 activations (kept in uint8 through ReLU and max pooling) whose ranges are measured on rendered synthetic words (never on
-evaluation photos); the LSTM gets int8 weights and activations quantised on the fly
-(dynamic quantisation; other cells stay fp32). onnxruntime fuses the resulting
+uint8 activations, kept in uint8 through ReLU and max pooling, whose ranges are measured
+on rendered synthetic words (never on evaluation photos); the LSTM gets int8 weights and
+activations quantised on the fly (dynamic quantisation; other cells stay fp32). onnxruntime fuses the resulting
 QuantizeLinear/DequantizeLinear pairs into integer kernels (VNNI on x86 CPUs that have it).
 """
 from __future__ import annotations
