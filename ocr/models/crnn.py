@@ -26,7 +26,6 @@ class CRNN(nn.Module):
         return torch.log_softmax(logits.float(), dim=-1)
 
 
-
 def build_model(num_classes: int, model: dict, rnn: dict) -> CRNN:
     """The CRNN described by the ``model`` and ``rnn`` config groups (plain dicts)."""
     backbone = {"in_channels": model["input"]["channels"], **model.get("backbone", {})}
