@@ -117,19 +117,19 @@ class Recognizer:
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if backend == "auto" and path.suffix != ".onnx":
-            fast = fast_int8(int8_export_of(path), path) if precision in ("auto", "int8") else None
-            if fast is not None:
-                return cls(fast, batch_size, decoder, beam_width, lexicon, "auto", max_width)
-            backend = "torch"
-        if path.suffix == ".onnx":
+        fast = None
+        if backend == "auto" and path.suffix != ".onnx" and precision in ("auto", "int8"):
+            fast = fast_int8(int8_export_of(path), path)
+        if fast is not None:
+            loaded, precision = fast, "auto"  # the export runs in the precision it was made with
+        elif path.suffix == ".onnx":
             if precision == "int8":
                 raise ValueError(f"{path}: an ONNX file keeps the precision it was exported with "
                                  "(python -m ocr.export --format onnx-int8)")
             loaded = load_onnx(path)
         elif backend == "onnx":
             loaded = load_as_onnx(path, int8=precision == "int8")
-        else:
+        else:  # torch, or auto without a usable int8 export
             loaded = load_model(path)
         return cls(loaded, batch_size, decoder, beam_width, lexicon, precision, max_width)
 
