@@ -5,7 +5,6 @@ the charset and the model config, so nothing else is needed to rebuild the model
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import pickle
@@ -98,17 +97,3 @@ def slim_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path
     slim = {"state_dict": state, "hyper_parameters": ckpt["hyper_parameters"], "global_step": ckpt.get("global_step")}
     atomic_save(slim, dst)
     return Path(dst)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Write an inference-only copy of a checkpoint (fp16 weights).")
-    parser.add_argument("src", help="a training checkpoint (.ckpt)")
-    parser.add_argument("dst", help="where to write the slim checkpoint")
-    parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
-    args = parser.parse_args()
-    out = slim_checkpoint(args.src, args.dst, half=not args.fp32)
-    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB")
-
-
-if __name__ == "__main__":
-    main()

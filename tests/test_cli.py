@@ -1,12 +1,16 @@
 """predict.py and evaluate.py as a user runs them."""
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
-from tests.conftest import SAMPLES, run_script
+from ocr.checkpoint import load_model
+from tests.conftest import ROOT, SAMPLES, run_script
 
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
 
@@ -71,6 +75,19 @@ def test_predict_rejects_a_file_that_is_not_a_checkpoint(tmp_path):
     fake.write_bytes(b"not a checkpoint")
     result = run_script("predict.py", str(SAMPLES), "--checkpoint", str(fake))
     assert result.returncode == 2 and "not a readable checkpoint" in result.stderr
+
+
+def test_slim_copy_is_smaller_and_computes_the_same(tiny_checkpoint, tmp_path):
+    slim = tmp_path / "slim.ckpt"
+    result = subprocess.run([sys.executable, "-m", "ocr.slim", str(tiny_checkpoint), str(slim)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+    assert result.stdout.startswith(f"{slim}: ")
+    assert slim.stat().st_size < tiny_checkpoint.stat().st_size / 2  # no optimizer state, fp16
+    images, widths = torch.rand(2, 1, 32, 64) * 2 - 1, torch.tensor([64, 48])
+    with torch.no_grad():
+        full, half = (load_model(p).model(images, widths) for p in (tiny_checkpoint, slim))
+    assert torch.allclose(full, half, atol=0.05)
 
 
 def labelled_folder(root: Path, names: list[str]) -> Path:
