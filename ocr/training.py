@@ -6,7 +6,6 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.charset import Charset
@@ -14,6 +13,7 @@ from ocr.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumab
 from ocr.data.module import OCRDataModule
 from ocr.data.transforms import Preprocess
 from ocr.diagnostics import GradientFlowMonitor
+from ocr.run_log import RunLogger, TrainingClock
 from ocr.system import RecognitionSystem
 
 
@@ -39,7 +39,16 @@ def build_system(cfg: DictConfig) -> RecognitionSystem:
 
 
 def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
-    """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``."""
+    """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``.
+
+    A folder that holds a run is only written to by resuming it (``ckpt_path`` in its
+    checkpoints folder); metrics.csv then grows with the new session's rows.
+    """
+    ckpt_dir = run_dir / "checkpoints"
+    resumes_here = cfg.ckpt_path is not None and Path(cfg.ckpt_path).resolve().parent == ckpt_dir.resolve()
+    if (ckpt_dir / "last.ckpt").is_file() and not resumes_here:  # never write over another run
+        raise ConfigError(f"{run_dir}: holds a run already; resume it with ckpt_path={ckpt_dir / 'last.ckpt'} "
+                          "or choose another hydra.run.dir")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -52,13 +61,13 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
         )
     if cfg.ckpt_path is not None:
         check_resumable(cfg.ckpt_path, dict(system.hparams))
-    ckpt_dir = run_dir / "checkpoints"
     callbacks = [
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,
                         auto_insert_metric_name=False),
         ModelCheckpoint(ckpt_dir, save_top_k=0, save_last=True,
                         every_n_train_steps=cfg.checkpoint.every_n_train_steps),
         LearningRateMonitor(logging_interval="step"),
+        TrainingClock(),
         SaveOnInterrupt(ckpt_dir / "last.ckpt"),
     ]
     if cfg.trainer.enable_progress_bar:
@@ -70,7 +79,7 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run_dir,
-        logger=CSVLogger(run_dir, name="", version=""),
+        logger=RunLogger(run_dir, name="", version=""),
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
     )

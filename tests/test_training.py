@@ -7,7 +7,7 @@ import torch
 
 from ocr.system import NonFiniteTrainingError
 from ocr.training import ConfigError, build_datamodule, build_system, train
-from tests.conftest import tiny_config
+from tests.conftest import run_script, tiny_config
 
 
 def test_ce_loss_without_alignment_fails_at_start_up(tmp_path):
@@ -88,12 +88,27 @@ def test_resume_continues_step_count_and_schedule(tmp_path):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(training.L.Trainer, "__init__", with_probe)
-        second = train(cfg, tmp_path / "b")
+        second = train(cfg, tmp_path / "a")  # the same folder: one log for the whole run
     assert seen.step == 20 and seen.scheduler_step == 20
     assert second.global_step == 40
-    with open(tmp_path / "b" / "metrics.csv") as f:
-        steps = [int(row["step"]) for row in csv.DictReader(f) if row["step"]]
-    assert min(steps) >= 20
+    with open(tmp_path / "a" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    steps = [int(row["step"]) for row in rows if row["step"]]
+    assert min(steps) < 20 <= max(steps) and max(steps) >= 39  # the first session's rows are kept
+    minutes = [(int(row["step"]), float(row["time/minutes"])) for row in rows if row.get("time/minutes")]
+    assert {s < 20 for s, _ in minutes} == {True, False}  # validations of both sessions
+    assert [m for _, m in minutes] == sorted(m for _, m in minutes)  # the clock carried over
+    plot = run_script("benchmarks/plot_training.py", str(tmp_path / "a"), "--out", str(tmp_path / "plot.png"))
+    assert plot.returncode == 0 and (tmp_path / "plot.png").stat().st_size > 0, plot.stderr
+
+
+def test_a_new_run_never_writes_over_a_folder_holding_one(tmp_path):
+    train(tiny_config(), tmp_path)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    with pytest.raises(ConfigError, match="holds a run already; resume it with ckpt_path="):
+        train(tiny_config(), tmp_path)
+    assert last.read_bytes() == before
 
 
 def test_training_from_a_labelled_folder_survives_a_bad_image(tmp_path):
