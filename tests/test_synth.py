@@ -3,6 +3,7 @@ import string
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 from PIL import Image
 
 from ocr.charset import Charset
@@ -13,14 +14,20 @@ from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
 from ocr.decoding import collapse
 from ocr.models import num_frames
+from tests.conftest import ROOT
 
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 
 
-@pytest.fixture(scope="module", params=[WordRenderer, SceneRenderer], ids=["basic", "scene"])
+OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0}  # off in the shipped recipe
+
+
+@pytest.fixture(scope="module", params=["basic", "scene", "scene_optional_effects"])
 def dataset(request) -> SyntheticWords:
     sampler = TextSampler(PRINTABLE, vocabulary_size=2000)
-    return SyntheticWords(24, 7, sampler, request.param(installed_fonts()), Preprocess(max_width=256))
+    renderer = {"basic": lambda f: WordRenderer(f), "scene": lambda f: SceneRenderer(f),
+                "scene_optional_effects": lambda f: SceneRenderer(f, effects=OPTIONAL_EFFECTS)}[request.param]
+    return SyntheticWords(24, 7, sampler, renderer(installed_fonts()), Preprocess(max_width=256))
 
 
 def test_samples_are_deterministic_per_seed_epoch_index(dataset):
@@ -72,8 +79,7 @@ def test_caps_only_faces_are_left_out_for_case_sensitive_labels():
 
 def test_scene_renderer_draws_on_photos_from_a_folder(tmp_path):
     Image.new("L", (64, 48), 200).save(tmp_path / "wall.png")
-    renderer = SceneRenderer(installed_fonts()[:2], background_dir=tmp_path)
-    renderer.P = {**SceneRenderer.P, "photo": 1.0}
+    renderer = SceneRenderer(installed_fonts()[:2], background_dir=tmp_path, effects={"photo": 1.0})
     image, extents = renderer.render("Open", random.Random(0))
     assert image.mode == "L" and len(extents) == 4
     empty = tmp_path / "empty"
@@ -82,6 +88,16 @@ def test_scene_renderer_draws_on_photos_from_a_folder(tmp_path):
         SceneRenderer(installed_fonts()[:2], background_dir=empty)
     with pytest.raises(ValueError, match="missing: background photo folder not found"):
         SceneRenderer(installed_fonts()[:2], background_dir=tmp_path / "missing")
+
+
+def test_renderer_effects_are_set_in_the_config_and_an_effect_left_off_changes_nothing():
+    assert dict(OmegaConf.load(ROOT / "configs" / "renderer" / "scene.yaml").effects) == SceneRenderer.EFFECTS
+    fonts = installed_fonts()[:4]
+    default, off, on = (SceneRenderer(fonts, effects=e) for e in (None, {"dots": 0.0}, OPTIONAL_EFFECTS))
+    images = [[r.render("Open", random.Random(seed))[0].tobytes() for seed in range(5)] for r in (default, off, on)]
+    assert images[0] == images[1] and images[0] != images[2]
+    with pytest.raises(ValueError, match=r"unknown renderer effects \['sparkle'\]"):
+        SceneRenderer(fonts, effects={"sparkle": 1.0})
 
 
 def test_font_folders_skip_symbol_fonts(tmp_path):

@@ -1,13 +1,16 @@
 """A scene-text renderer: words that look like crops of real photos, with character extents.
 
 Same interface as :class:`ocr.data.synth.WordRenderer` (``render(text, rng)``); what it adds,
-each drawn at random per sample (probabilities in ``SceneRenderer.P``):
+each drawn at random per sample (probabilities: ``SceneRenderer.EFFECTS``, changed per
+effect with the ``effects`` argument, i.e. ``data.synth.render.effects`` in the config):
 - typography: variable-font weights and widths, letter spacing, outline, drop shadow,
-  3-D extrusion, engraved or raised letters, gradient-filled letters;
+  3-D extrusion, engraved or raised letters, gradient-filled letters, dot-matrix (LED or
+  bulb) letters;
 - backgrounds: crops of natural photos (``data/backgrounds``), flat, gradient, noise
   texture, stripes; text and background levels pass a contrast check;
 - layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
-  lines at the crop edges; tight crops (text fills 70-100% of the height) and loose ones;
+  lines at the crop edges; tight crops (text fills 70-100% of the height, or letters cut
+  deeper at the top and bottom) and loose ones; the whole crop squeezed or stretched;
 - photometry: low resolution (small crop upsampled), blur, motion blur, JPEG artefacts,
   uneven lighting, light noise; sometimes a low contrast between letters and background.
 Everything is drawn in 8-bit gray (the model reads gray) on a canvas only as large as the
@@ -70,13 +73,14 @@ class SceneRenderer:
         font_sizes: range of font sizes in pixels (the crop is about 1.1-1.6x that high).
         max_angle: rotations are drawn from a normal distribution clipped at this (degrees).
         background_dir: folder of photos (no text in them) for the photo backgrounds.
+        effects: probabilities that replace those of ``EFFECTS``, e.g. ``{"dots": 0.03}``.
     """
 
-    P = {
+    EFFECTS = {
         "curve": 0.15, "rotate": 0.5, "perspective": 0.4, "outline": 0.15, "shadow": 0.15, "extrude": 0.08,
-        "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15,
-        "photo": 0.3, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15, "low_res": 0.5,
-        "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
+        "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15, "dots": 0.0,
+        "photo": 0.3, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15, "deep_clip": 0.0,
+        "squeeze": 0.0, "low_res": 0.5, "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
     }
 
     def __init__(
@@ -85,16 +89,24 @@ class SceneRenderer:
         font_sizes: tuple[int, int] = (20, 36),
         max_angle: float = 8.0,
         background_dir: str | Path | None = None,
+        effects: dict[str, float] | None = None,
     ) -> None:
         if not fonts:
             raise ValueError("SceneRenderer needs at least one font")
+        unknown = sorted(set(effects or {}) - set(self.EFFECTS))
+        if unknown:
+            raise ValueError(f"unknown renderer effects {unknown}; known: {sorted(self.EFFECTS)}")
+        self.p = {**self.EFFECTS, **(effects or {})}
         self.families = font_families(fonts)
         self.font_sizes, self.max_angle = tuple(font_sizes), max_angle
         self.background_dir = str(background_dir or BACKGROUNDS)
         _photos(self.background_dir)  # a bad folder fails here, not mid-training
 
     def chance(self, rng: random.Random, what: str) -> bool:
-        return rng.random() < self.P[what]
+        """Whether to apply effect ``what``; an effect at probability 0 draws no random number,
+        so switching one on never changes the samples of a config that leaves it off."""
+        p = self.p[what]
+        return p > 0 and rng.random() < p
 
     def render(self, text: str, rng: random.Random) -> tuple[Image.Image, Extents]:
         font = load_font(rng.choice(rng.choice(self.families)), rng.randint(*self.font_sizes))
@@ -125,6 +137,8 @@ class SceneRenderer:
         layer = Image.new("L", canvas, 0)  # text coverage
         plain = spacing == 0 and curve == 0
         _draw_text(ImageDraw.Draw(layer), text, origin, font, stroke, whole=plain)
+        if self.chance(rng, "dots"):
+            layer = ImageChops.multiply(layer, _dot_grid(canvas, max(3, size // rng.randint(5, 9)), rng))
         if self.chance(rng, "neighbours"):
             self._neighbours(ImageDraw.Draw(layer), font, origin, width, pad_x, rng)
         self._paint(image, layer, fg, font, text, origin, stroke, plain, rng)
@@ -138,6 +152,8 @@ class SceneRenderer:
         extents = [(px - stroke, px + advance + stroke) for (px, _), advance in zip(origin, advances)]
         image, extents, (top, bottom) = self._geometry(image, extents, top, bottom, bg, rng)
         image, extents = self._crop(image, extents, top, bottom, size, margins, loose, rng)
+        if self.chance(rng, "squeeze"):  # crops of one word come in many aspect ratios
+            image, extents = _scale_width(image, extents, math.exp(rng.uniform(math.log(0.7), math.log(1.4))))
         return self._photometry(image, rng), extents
 
     def _background(self, size: tuple[int, int], bg: int, rng: random.Random) -> Image.Image:
@@ -249,9 +265,11 @@ class SceneRenderer:
 
     def _crop(self, image, extents, top, bottom, size, margins, loose, rng):
         """Crop around the ink: ``margins`` (left, right) in font sizes; tight crops cut into
-        the letters by up to 8% of their height, loose ones leave up to 40% above and below."""
+        the letters by up to 8% of their height (20% with ``deep_clip``), loose ones leave up
+        to 40% above and below."""
         text_h = bottom - top
-        vertical = (-0.08, 0.4) if loose else (-0.08, 0.2)
+        cut = 0.2 if not loose and self.chance(rng, "deep_clip") else 0.08
+        vertical = (-cut, 0.4) if loose else (-cut, 0.2)
         left = extents[0][0] - margins[0] * size
         right = extents[-1][1] + margins[1] * size
         top_c = top - rng.uniform(*vertical) * text_h
@@ -291,6 +309,25 @@ def _gradient(size: tuple[int, int], level: int, rng: random.Random) -> Image.Im
     ends = sorted((level, _clamp(level + rng.choice([-1, 1]) * rng.randint(30, 80))))
     ramp = Image.linear_gradient("L").resize(size).point(lambda v: ends[0] + (ends[1] - ends[0]) * v // 255)
     return ramp.transpose(Image.Transpose.FLIP_TOP_BOTTOM) if rng.random() < 0.5 else ramp
+
+
+def _dot_grid(size: tuple[int, int], pitch: int, rng: random.Random) -> Image.Image:
+    """Round dots (255) on black at ``pitch`` pixels: multiplied into the coverage, letters
+    become dot-matrix or light-bulb lettering."""
+    grid = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(grid)
+    radius = pitch * rng.uniform(0.3, 0.45)
+    for y in range(pitch // 2, size[1], pitch):
+        for x in range(pitch // 2, size[0], pitch):
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    return grid
+
+
+def _scale_width(image: Image.Image, extents: Extents, factor: float) -> tuple[Image.Image, Extents]:
+    """The crop resized to ``factor`` times its width, with the extents scaled alike."""
+    width = max(1, round(image.width * factor))
+    scale = width / image.width
+    return image.resize((width, image.height), Image.Resampling.BILINEAR), [(a * scale, b * scale) for a, b in extents]
 
 
 def _draw_text(draw: ImageDraw.ImageDraw, text: str, origin, font, stroke: int, whole: bool) -> None:
