@@ -16,7 +16,7 @@ class _AppendingWriter(ExperimentWriter):
     """Lightning's CSV writer, except that an existing metrics.csv (a resumed run) is kept and
     appended to instead of deleted."""
 
-    def _check_log_dir_exists(self) -> None:
+    def _check_log_dir_exists(self) -> None:  # Lightning's hook that deletes it (tests/test_training.py guards this)
         if self._fs.isfile(self.metrics_file_path):
             with self._fs.open(self.metrics_file_path, "r", newline="") as f:
                 self.metrics_keys = sorted(csv.DictReader(f).fieldnames or [])
