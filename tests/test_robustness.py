@@ -195,9 +195,12 @@ def test_sigkill_mid_run_then_resume_continues_from_the_saved_step(tmp_path):
 def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path):
     run = tmp_path / "interrupted"
     process = start_training(run, "checkpoint.every_n_train_steps=100000")
-    wait_for(run / "checkpoints" / "best.ckpt", process)  # first validation done: training is under way
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=60)
+    try:
+        wait_for(run / "checkpoints" / "best.ckpt", process)  # first validation done: training is under way
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()  # a run that did not stop must not slow the tests after this one
     assert safe_load(run / "checkpoints" / "last.ckpt")["global_step"] >= 4
 
 
