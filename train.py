@@ -1,4 +1,5 @@
 """Train a CRNN: python train.py [rnn=gru loss=ce trainer.max_steps=500 ...]  (Hydra overrides)."""
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from ocr.training import train
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    # Ctrl-C / kill -INT saves last.ckpt, even in a run a shell started in the background,
+    # where SIGINT arrives ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         train(cfg, run_dir)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
