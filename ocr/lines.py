@@ -10,23 +10,38 @@ on either side of each such gap.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ocr.decoding import Prediction
 from ocr.models.backbone import FRAME_STRIDE
 
-
-def blank_columns(image: torch.Tensor, level: float = 0.3) -> list[bool]:
-    """Columns of a ``(C, H, W)`` image whose value range is below ``level`` of the image's."""
-    gray = image.float().mean(0)
-    spread = gray.amax(0) - gray.amin(0)
-    total = float(gray.max() - gray.min())
-    if total <= 0:
-        return [True] * gray.shape[1]
-    return (spread < level * total).tolist()
+MIN_HEIGHT_FRACTION = 0.15  # a word gap is at least this fraction of the image height wide
 
 
-def word_gaps(blank: list[bool], height: int, factor: float = 2.0, min_height_fraction: float = 0.15) -> list[float]:
+def blank_columns(images: torch.Tensor, widths: torch.Tensor, level: float = 0.3) -> torch.Tensor:
+    """``(B, W)``: which columns of a padded ``(B, C, H, W)`` batch have a value range below
+    ``level`` of their image's (over its ``widths`` valid columns; padding counts as blank)."""
+    gray = images.float().mean(1)
+    high, low = gray.amax(1), gray.amin(1)
+    valid = torch.arange(gray.shape[-1]) < widths[:, None]
+    total = high.masked_fill(~valid, -torch.inf).amax(1) - low.masked_fill(~valid, torch.inf).amin(1)
+    return ((high - low) < level * total[:, None]) | (total[:, None] <= 0) | ~valid
+
+
+def batch_word_gaps(images: torch.Tensor, widths: torch.Tensor) -> list[list[float]]:
+    """:func:`word_gaps` of every image of a padded batch. Most words have no blank run as
+    wide as a word gap can be (``min_height_fraction`` of the height): those skip the search."""
+    blank = blank_columns(images, widths)
+    shortest = max(1, math.ceil(MIN_HEIGHT_FRACTION * images.shape[-2]))
+    runs = blank.unfold(1, shortest, 1).all(-1).any(-1) if blank.shape[1] >= shortest else blank.new_zeros(len(blank))
+    return [word_gaps(row[:w].tolist(), images.shape[-2]) if wide else []
+            for row, w, wide in zip(blank, widths.tolist(), runs.tolist())]
+
+
+def word_gaps(blank: list[bool], height: int, factor: float = 2.0,
+              min_height_fraction: float = MIN_HEIGHT_FRACTION) -> list[float]:
     """Centre columns of the blank runs inside the ink that are wide enough to part words."""
     ink = [x for x, flag in enumerate(blank) if not flag]
     if not ink:
@@ -45,12 +60,11 @@ def word_gaps(blank: list[bool], height: int, factor: float = 2.0, min_height_fr
     return [(a + b) / 2 for a, b in runs if b - a >= threshold]
 
 
-def insert_spaces(prediction: Prediction, image: torch.Tensor) -> Prediction:
-    """``prediction`` with a space at each word gap of ``image`` (its preprocessed tensor):
+def insert_spaces(prediction: Prediction, gaps: list[float]) -> Prediction:
+    """``prediction`` with a space at each word gap (column, as :func:`word_gaps` gives):
     between the last character whose time step lies left of the gap and the next one."""
-    if len(prediction.text) < 2:
+    if len(prediction.text) < 2 or not gaps:
         return prediction
-    gaps = word_gaps(blank_columns(image), image.shape[-2])
     centres = [FRAME_STRIDE * (a + b) / 2 for a, b in prediction.steps]  # frame t sits on column 4t
     text: list[str] = []
     confidences: list[float] = []

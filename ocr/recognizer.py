@@ -14,7 +14,7 @@ from ocr.checkpoint import load_model
 from ocr.data.batch import pad_images
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.decoding import Decoder, Lexicon, Prediction
-from ocr.lines import insert_spaces
+from ocr.lines import batch_word_gaps, insert_spaces
 from ocr.models import num_frames
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
@@ -177,6 +177,7 @@ class Recognizer:
             images, widths = pad_images([tensors[i] for i in idx])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 log_probs = self.model(images, widths)
-            for i, p in zip(idx, self.decode(log_probs, num_frames(widths))):
-                out[i] = insert_spaces(p, tensors[i]) if self.spaces_from_gaps else p
+            gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
+            for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths)), gaps):
+                out[i] = insert_spaces(p, g)
         return out

@@ -2,7 +2,7 @@
 import torch
 
 from ocr.decoding import Prediction
-from ocr.lines import insert_spaces, word_gaps
+from ocr.lines import batch_word_gaps, insert_spaces, word_gaps
 
 
 def columns(pattern: str) -> list[bool]:
@@ -22,6 +22,16 @@ def test_spaces_go_between_the_characters_on_either_side_of_a_gap():
     image[:, 4:28, 10:18] = -1  # "b"
     image[:, 4:28, 40:48] = -1  # "c", after a wide gap
     prediction = Prediction("abc", 0.5, [0.9, 0.8, 0.7], [(1, 1), (3, 3), (11, 11)])
-    spaced = insert_spaces(prediction, image)
+    batch = torch.cat([image, torch.zeros(1, 32, 16)], dim=-1)[None]  # padded to 80 columns
+    gaps = batch_word_gaps(batch, torch.tensor([64]))
+    assert gaps == [[29.0]]
+    spaced = insert_spaces(prediction, gaps[0])
     assert spaced.text == "ab c" and spaced.char_confidences == [0.9, 0.8, 1.0, 0.7]
     assert spaced.confidence == 0.5 and len(spaced.steps) == 4
+
+
+def test_images_without_a_wide_blank_run_have_no_gaps_and_padding_is_not_one():
+    word = -torch.ones(2, 1, 32, 40)
+    word[:, :, :, ::3] = 1  # ink every third column: letter gaps only
+    word[1, :, :, 20:] = 0  # the second image is 20 columns wide, the rest padding
+    assert batch_word_gaps(word, torch.tensor([40, 20])) == [[], []]

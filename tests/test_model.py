@@ -35,6 +35,16 @@ def test_padding_does_not_change_a_reading():
     assert torch.allclose(alone[: valid - 3, 0], padded[: valid - 3, 0], atol=1e-4)
 
 
+def test_backbone_channels_can_be_given_per_layer():
+    channels = [8, 8, 16, 16, 12, 12, 24]
+    model = CRNN(11, backbone={"in_channels": 1, "channels": channels}, rnn=RNN)
+    convs = [m for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == channels
+    assert model(torch.zeros(1, 1, 32, 64)).shape == (num_frames(64), 1, 11)
+    with pytest.raises(ValueError, match="7 numbers"):
+        CRNN(11, backbone={"in_channels": 1, "channels": [8, 8]}, rnn=RNN)
+
+
 def test_backbone_rejects_wrong_height():
     with pytest.raises(ValueError, match="height 32"):
         tiny_crnn()(torch.zeros(1, 1, 48, 64))

@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 
 
-OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0}  # off in the shipped recipe
+OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "photo_turn": 1.0}  # off by default
 
 
 @pytest.fixture(scope="module", params=["basic", "scene", "scene_optional_effects"])

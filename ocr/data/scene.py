@@ -6,7 +6,7 @@ effect with the ``effects`` argument, i.e. ``data.synth.render.effects`` in the 
 - typography: variable-font weights and widths, letter spacing, outline, drop shadow,
   3-D extrusion, engraved or raised letters, gradient-filled letters, dot-matrix (LED or
   bulb) letters;
-- backgrounds: crops of natural photos (``data/backgrounds``), flat, gradient, noise
+- backgrounds: crops of natural photos (``data/backgrounds``; mirrored or turned too), flat, gradient, noise
   texture, stripes; text and background levels pass a contrast check;
 - layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
   lines at the crop edges; tight crops (text fills 70-100% of the height, or letters cut
@@ -32,6 +32,8 @@ from ocr.data.batch import Extents
 from ocr.data.synth import contrasting_level, font_families, load_font, noise_image
 
 BACKGROUNDS = Path(__file__).resolve().parents[2] / "data" / "backgrounds"
+_SWAPS_AXES = {Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270, Image.Transpose.TRANSPOSE,
+               Image.Transpose.TRANSVERSE}
 
 
 @lru_cache(maxsize=8)
@@ -79,8 +81,9 @@ class SceneRenderer:
     EFFECTS = {
         "curve": 0.15, "rotate": 0.5, "perspective": 0.4, "outline": 0.15, "shadow": 0.15, "extrude": 0.08,
         "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15, "dots": 0.0,
-        "photo": 0.3, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15, "deep_clip": 0.0,
-        "squeeze": 0.0, "low_res": 0.5, "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
+        "photo": 0.3, "photo_turn": 0.0, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15,
+        "deep_clip": 0.0, "squeeze": 0.0,
+        "low_res": 0.5, "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
     }
 
     def __init__(
@@ -141,7 +144,7 @@ class SceneRenderer:
             layer = ImageChops.multiply(layer, _dot_grid(canvas, max(3, size // rng.randint(5, 9)), rng))
         if self.chance(rng, "neighbours"):
             self._neighbours(ImageDraw.Draw(layer), font, origin, width, pad_x, rng)
-        self._paint(image, layer, fg, font, text, origin, stroke, plain, rng)
+        self._paint(image, layer, bg, fg, font, text, origin, stroke, plain, rng)
         if self.chance(rng, "frame_line"):
             self._frame_line(image, pad_x, pad_y, width, ascent + descent, fg, rng)
 
@@ -160,10 +163,15 @@ class SceneRenderer:
         w, h = size
         if self.chance(rng, "photo"):  # a crop of a photo, pulled towards the background level
             photo = rng.choice(_photos(self.background_dir))
+            turn = rng.choice(list(Image.Transpose)) if self.chance(rng, "photo_turn") else None
             scale = rng.uniform(0.5, 2.0)
-            cw, ch = min(photo.width, max(2, int(w * scale))), min(photo.height, max(2, int(h * scale)))
+            cw, ch = max(2, int(w * scale)), max(2, int(h * scale))
+            if turn in _SWAPS_AXES:  # taken across the photo, turned upright below
+                cw, ch = ch, cw
+            cw, ch = min(photo.width, cw), min(photo.height, ch)
             x, y = rng.randint(0, photo.width - cw), rng.randint(0, photo.height - ch)
-            crop = photo.resize(size, Image.Resampling.BILINEAR, box=(x, y, x + cw, y + ch))
+            crop = photo.crop((x, y, x + cw, y + ch))
+            crop = (crop.transpose(turn) if turn is not None else crop).resize(size, Image.Resampling.BILINEAR)
             return Image.blend(Image.new("L", size, bg), crop, rng.uniform(0.2, 0.6))
         image = Image.new("L", size, bg)
         if self.chance(rng, "texture"):
@@ -192,7 +200,7 @@ class SceneRenderer:
         if rng.random() < 0.5:
             draw.text((pad + width + gap, y), rng.choice(letters), font=font, fill=255)
 
-    def _paint(self, image, layer, fg, font, text, origin, stroke, plain, rng) -> None:
+    def _paint(self, image, layer, bg, fg, font, text, origin, stroke, plain, rng) -> None:
         """Composite the text coverage onto the background, with shadow / extrusion / engraving /
         outline, in one level or a vertical gradient."""
         if self.chance(rng, "extrude"):
@@ -201,11 +209,10 @@ class SceneRenderer:
             for k in range(depth, 0, -1):
                 image.paste(fg // 2, (0, 0), ImageChops.offset(layer, dx * k, dy * k))
         elif self.chance(rng, "emboss"):  # letters barely darker or lighter than the sign, lit edges
-            sign = image.getpixel((0, 0))  # the background's level at a corner
             d, edge = rng.choice([-1, 1]) * max(1, font.size // 16), rng.randint(60, 110)
-            image.paste(_clamp(sign + edge), (0, 0), ImageChops.offset(layer, -d, -d))
-            image.paste(_clamp(sign - edge), (0, 0), ImageChops.offset(layer, d, d))
-            fg = _clamp(sign + rng.randint(-25, 25))
+            image.paste(_clamp(bg + edge), (0, 0), ImageChops.offset(layer, -d, -d))
+            image.paste(_clamp(bg - edge), (0, 0), ImageChops.offset(layer, d, d))
+            fg = _clamp(bg + rng.randint(-25, 25))
         elif self.chance(rng, "shadow"):
             offset = max(1, font.size // 14)
             shadow = ImageChops.offset(layer, offset, offset).filter(ImageFilter.GaussianBlur(rng.uniform(0, 2)))

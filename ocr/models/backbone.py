@@ -37,11 +37,15 @@ class CRNNBackbone(nn.Module):
     Args:
         in_channels: 1 for gray input, 3 for RGB.
         width_mult: scales every layer's channel count (0.5 gives the ``small`` preset).
+        channels: the seven convolutions' channel counts, given outright (then ``width_mult``
+            is not used), e.g. to make the costly late layers narrower than the rest.
     """
 
-    def __init__(self, in_channels: int = 1, width_mult: float = 1.0) -> None:
+    def __init__(self, in_channels: int = 1, width_mult: float = 1.0, channels: list[int] | None = None) -> None:
         super().__init__()
-        c = [max(8, int(round(ch * width_mult))) for ch in PAPER_CHANNELS]
+        if channels is not None and len(channels) != len(PAPER_CHANNELS):
+            raise ValueError(f"backbone channels: {len(PAPER_CHANNELS)} numbers needed, got {list(channels)}")
+        c = list(channels) if channels is not None else [max(8, int(round(ch * width_mult))) for ch in PAPER_CHANNELS]
         late_pool = dict(kernel_size=(2, 2), stride=(2, 1), padding=(0, 1))
         self.out_channels = c[6]
         self.layers = nn.Sequential(
