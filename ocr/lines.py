@@ -31,13 +31,21 @@ def blank_columns(images: torch.Tensor, widths: torch.Tensor, level: float = 0.3
 
 
 def batch_word_gaps(images: torch.Tensor, widths: torch.Tensor) -> list[list[float]]:
-    """:func:`word_gaps` of every image of a padded batch. Most words have no blank run as
-    wide as a word gap can be (``min_height_fraction`` of the height): those skip the search."""
+    """:func:`word_gaps` of every image of a padded batch. Most words have no blank run inside
+    their ink as wide as a word gap can be (``MIN_HEIGHT_FRACTION`` of the height): those skip
+    the search."""
     blank = blank_columns(images, widths)
     shortest = max(1, math.ceil(MIN_HEIGHT_FRACTION * images.shape[-2]))
-    runs = blank.unfold(1, shortest, 1).all(-1).any(-1) if blank.shape[1] >= shortest else blank.new_zeros(len(blank))
-    return [word_gaps(row[:w].tolist(), images.shape[-2]) if wide else []
-            for row, w, wide in zip(blank, widths.tolist(), runs.tolist())]
+    if blank.shape[1] < shortest + 2:
+        return [[] for _ in range(len(blank))]
+    columns = torch.arange(blank.shape[1])
+    first_ink = torch.where(blank, blank.shape[1], columns).amin(1, keepdim=True)
+    last_ink = torch.where(blank, -1, columns).amax(1, keepdim=True)
+    starts = columns[: blank.shape[1] - shortest + 1]
+    inside = (starts > first_ink) & (starts + shortest <= last_ink)
+    candidates = (blank.unfold(1, shortest, 1).all(-1) & inside).any(1)
+    return [word_gaps(row[:w].tolist(), images.shape[-2]) if candidate else []
+            for row, w, candidate in zip(blank, widths.tolist(), candidates.tolist())]
 
 
 def word_gaps(blank: list[bool], height: int, factor: float = 2.0,

@@ -35,3 +35,16 @@ def test_images_without_a_wide_blank_run_have_no_gaps_and_padding_is_not_one():
     word[:, :, :, ::3] = 1  # ink every third column: letter gaps only
     word[1, :, :, 20:] = 0  # the second image is 20 columns wide, the rest padding
     assert batch_word_gaps(word, torch.tensor([40, 20])) == [[], []]
+
+
+def test_the_batch_pre_check_never_skips_a_gap_the_full_search_finds():
+    rng = torch.Generator().manual_seed(0)
+    patterns = (torch.rand(200, 60, generator=rng) < torch.rand(200, 1, generator=rng)).tolist()  # True: blank
+    images = torch.ones(len(patterns), 1, 32, 60)
+    for row, pattern in enumerate(patterns):
+        for x, blank in enumerate(pattern):
+            if not blank:
+                images[row, 0, 8:24, x] = -1  # ink: this column's values span the image's range
+    found = batch_word_gaps(images, torch.full((len(patterns),), 60))
+    assert found == [word_gaps(p, height=32) for p in patterns]
+    assert sum(map(bool, found)) > 10  # the patterns do contain word gaps
