@@ -78,10 +78,9 @@ def prediction_for(logp: np.ndarray, ids: list[int], charset: Charset, spans: li
     """A :class:`Prediction` for chosen ``ids``, with the module's confidence formula."""
     if spans is None:
         spans = viterbi_alignment(logp, ids)
-    probs = np.exp(logp)
     if not ids:
-        return Prediction("", float(np.prod(probs[:, BLANK])), [])
-    chars = [float(probs[a : b + 1, i].max()) for i, (a, b) in zip(ids, spans)]
+        return Prediction("", float(np.exp(logp[:, BLANK].sum())), [])
+    chars = [float(np.exp(logp[a : b + 1, i].max())) for i, (a, b) in zip(ids, spans)]
     return Prediction(charset.decode(ids), float(np.prod(chars)), chars, list(spans))
 
 
@@ -89,8 +88,8 @@ def greedy_decode(log_probs: Tensor, lengths: Tensor, charset: Charset) -> list[
     """Best-path decoding of ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps."""
     batch = log_probs.detach().float().permute(1, 0, 2).cpu().numpy()
     predictions = []
-    for logp, n in zip(batch, lengths.tolist()):
-        symbols = collapse(logp[:n].argmax(-1).tolist())
+    for logp, best, n in zip(batch, batch.argmax(-1).tolist(), lengths.tolist()):
+        symbols = collapse(best[:n])
         ids = [i for i, _, _ in symbols]
         predictions.append(prediction_for(logp[:n], ids, charset, [(a, b) for _, a, b in symbols]))
     return predictions
