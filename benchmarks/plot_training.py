@@ -10,7 +10,6 @@ run's wall time (config.yaml to last.ckpt, or ``--minutes``) spread evenly over 
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -18,23 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ocr.run_log import MINUTES_KEY  # noqa: E402
-
-
-def validation_rows(run: Path) -> list[dict[str, str]]:
-    """One row per validation, by step; a step logged twice (a session resumed from an earlier
-    checkpoint) keeps its latest row."""
-    by_step: dict[int, dict[str, str]] = {}
-    with open(run / "metrics.csv") as f:
-        for r in csv.DictReader(f):
-            if any(k.endswith("/acc36") and v for k, v in r.items()):
-                by_step[int(r["step"]) + 1] = r
-    return [by_step[s] for s in sorted(by_step)]
-
-
-def accuracy_by_set(rows: list[dict[str, str]]) -> dict[str, list[float]]:
-    sets = sorted({k[: -len("/acc36")] for r in rows for k, v in r.items() if k.endswith("/acc36") and v})
-    return {s: [100 * float(r[f"{s}/acc36"]) for r in rows] for s in sets}
+from ocr.run_log import MINUTES_KEY, accuracy_by_set, validation_rows, validation_step  # noqa: E402
 
 
 def validation_minutes(run: Path, rows: list[dict[str, str]], minutes: float | None = None) -> list[float]:
@@ -43,7 +26,7 @@ def validation_minutes(run: Path, rows: list[dict[str, str]], minutes: float | N
         return [float(r[MINUTES_KEY]) for r in rows]
     if minutes is None:
         minutes = ((run / "checkpoints" / "last.ckpt").stat().st_mtime - (run / "config.yaml").stat().st_mtime) / 60
-    steps = [int(r["step"]) + 1 for r in rows]
+    steps = [validation_step(r) for r in rows]
     return [s * minutes / max(steps) for s in steps]
 
 
@@ -70,7 +53,7 @@ def main() -> None:
             if name != "val" and name in colours:
                 ax.plot(old_times, values, "--", color=colours[name], alpha=0.6, label=f"{name}, {args.compare_label}")
     ax.set(xlabel="training time on 2 CPU cores (minutes)", ylabel="word accuracy acc36 (%)",
-           title=f"{args.run.name}: {int(rows[-1]['step']) + 1} steps, {times[-1]:.0f} min")
+           title=f"{args.run.name}: {validation_step(rows[-1])} steps, {times[-1]:.0f} min")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     args.out.parent.mkdir(parents=True, exist_ok=True)

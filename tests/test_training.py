@@ -1,5 +1,6 @@
 """Training through the Hydra config: start-up checks, clipping, non-finite steps, resume."""
 import csv
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -100,6 +101,24 @@ def test_resume_continues_step_count_and_schedule(tmp_path):
     assert [m for _, m in minutes] == sorted(m for _, m in minutes)  # the clock carried over
     plot = run_script("benchmarks/plot_training.py", str(tmp_path / "a"), "--out", str(tmp_path / "plot.png"))
     assert plot.returncode == 0 and (tmp_path / "plot.png").stat().st_size > 0, plot.stderr
+
+
+def test_runs_are_compared_at_equal_steps_and_on_the_mean_of_a_step_range(tmp_path):
+    def run(name: str, rows: list[tuple[int, float, float]]) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        lines = ["step,A_3/acc36,B_1/acc36,val/acc36,train/loss", "9,,,,2.0"]  # a training row is skipped
+        lines += [f"{step - 1},{a},{b},0.9," for step, a, b in rows]
+        (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+        return folder
+
+    old = run("old", [(1000, 0.5, 0.1), (2000, 0.6, 0.2), (3000, 0.7, 0.3)])
+    new = run("new", [(2000, 0.7, 0.4), (3000, 0.9, 0.5), (4000, 0.95, 0.6)])
+    out = run_script("benchmarks/compare_runs.py", str(old), str(new), "--from", "2000")
+    assert out.returncode == 0, out.stderr
+    assert "| 2,000 | 60.0 / 20.0 | 70.0 / 40.0 |" in out.stdout and "1,000" not in out.stdout.split("|---|")[1]
+    # means over steps 2000-3000; weighted by the words in the set names (3 and 1)
+    assert "| mean of 2 (2,000-3,000) | 65.0 / 25.0 (weighted 55.0) | 80.0 / 45.0 (weighted 71.2) |" in out.stdout
 
 
 def test_a_new_run_never_writes_over_a_folder_holding_one(tmp_path):
