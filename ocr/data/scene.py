@@ -6,8 +6,8 @@ effect with the ``effects`` argument, i.e. ``data.synth.render.effects`` in the 
 - typography: variable-font weights and widths, letter spacing, outline, drop shadow,
   3-D extrusion, engraved or raised letters, gradient-filled letters, dot-matrix (LED or
   bulb) letters;
-- backgrounds: crops of natural photos (``data/backgrounds``; mirrored or turned too), flat, gradient, noise
-  texture, stripes; text and background levels pass a contrast check;
+- backgrounds: crops of natural photos (``data/backgrounds``, also mirrored or turned),
+  flat, gradient, noise texture, stripes; text and background levels pass a contrast check;
 - layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
   lines at the crop edges; tight crops (text fills 70-100% of the height, or letters cut
   deeper at the top and bottom) and loose ones; the whole crop squeezed or stretched;
