@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 
 
-OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "photo_turn": 1.0}  # off by default
+OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "condense": 1.0, "photo_turn": 1.0}  # off by default
 
 
 @pytest.fixture(scope="module", params=["basic", "scene", "scene_optional_effects"])
@@ -98,6 +98,15 @@ def test_renderer_effects_are_set_in_the_config_and_an_effect_left_off_changes_n
     assert images[0] == images[1] and images[0] != images[2]
     with pytest.raises(ValueError, match=r"unknown renderer effects \['sparkle'\]"):
         SceneRenderer(fonts, effects={"sparkle": 1.0})
+
+
+def test_condense_narrows_the_crop_and_its_extents():
+    fonts = installed_fonts()
+    plain, condensed = SceneRenderer(fonts), SceneRenderer(fonts, effects={"condense": 1.0})
+    for seed in range(5):
+        (a, ea), (b, eb) = (r.render("Salutes", random.Random(seed)) for r in (plain, condensed))
+        assert b.height == a.height and 0.4 <= b.width / a.width <= 0.7
+        assert eb[-1][1] / ea[-1][1] == pytest.approx(b.width / a.width)
 
 
 def test_font_folders_skip_symbol_fonts(tmp_path):

@@ -10,7 +10,8 @@ effect with the ``effects`` argument, i.e. ``data.synth.render.effects`` in the 
   flat, gradient, noise texture, stripes; text and background levels pass a contrast check;
 - layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
   lines at the crop edges; tight crops (text fills 70-100% of the height, or letters cut
-  deeper at the top and bottom) and loose ones; the whole crop squeezed or stretched;
+  deeper at the top and bottom) and loose ones; the whole crop squeezed or stretched, or
+  condensed to tall, narrow letters;
 - photometry: low resolution (small crop upsampled), blur, motion blur, JPEG artefacts,
   uneven lighting, light noise; sometimes a low contrast between letters and background.
 Everything is drawn in 8-bit gray (the model reads gray) on a canvas only as large as the
@@ -82,7 +83,7 @@ class SceneRenderer:
         "curve": 0.15, "rotate": 0.5, "perspective": 0.4, "outline": 0.15, "shadow": 0.15, "extrude": 0.08,
         "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15, "dots": 0.0,
         "photo": 0.3, "photo_turn": 0.0, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15,
-        "deep_clip": 0.0, "squeeze": 0.0,
+        "deep_clip": 0.0, "squeeze": 0.0, "condense": 0.0,
         "low_res": 0.5, "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
     }
 
@@ -156,7 +157,9 @@ class SceneRenderer:
         image, extents, (top, bottom) = self._geometry(image, extents, top, bottom, bg, rng)
         image, extents = self._crop(image, extents, top, bottom, size, margins, loose, rng)
         if self.chance(rng, "squeeze"):  # crops of one word come in many aspect ratios
-            image, extents = _scale_width(image, extents, math.exp(rng.uniform(math.log(0.7), math.log(1.4))))
+            image, extents = _scale_width(image, extents, _log_uniform(rng, 0.7, 1.4))
+        elif self.chance(rng, "condense"):  # condensed lettering: tall, narrow letters
+            image, extents = _scale_width(image, extents, _log_uniform(rng, 0.4, 0.7))
         return self._photometry(image, rng), extents
 
     def _background(self, size: tuple[int, int], bg: int, rng: random.Random) -> Image.Image:
@@ -328,6 +331,11 @@ def _dot_grid(size: tuple[int, int], pitch: int, rng: random.Random) -> Image.Im
         for x in range(pitch // 2, size[0], pitch):
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
     return grid
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    """A factor between ``low`` and ``high``, as likely halved as doubled."""
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
 
 
 def _scale_width(image: Image.Image, extents: Extents, factor: float) -> tuple[Image.Image, Extents]:
