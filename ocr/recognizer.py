@@ -11,7 +11,7 @@ from PIL import Image
 
 from ocr.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
 from ocr.checkpoint import load_model
-from ocr.data.batch import pad_images
+from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.decoding import Decoder, Lexicon, Prediction
 from ocr.lines import batch_word_gaps, insert_spaces
@@ -151,7 +151,7 @@ class Recognizer:
         it = iter(images)
         while chunk := list(islice(it, self.batch_size)):
             owners: list[int] = []  # input index of each candidate tensor
-            tensors: list[torch.Tensor] = []
+            pixels: list[torch.Tensor] = []  # resized uint8 images
             results: list[Prediction | ImageLoadError | None] = [None] * len(chunk)
             for i, source in enumerate(chunk):
                 try:
@@ -160,24 +160,27 @@ class Recognizer:
                     results[i] = err
                     continue
                 owners += [i] * len(views)
-                tensors += [self.preprocess(view)[0] for view in views]
-            for i, prediction in zip(owners, self._predict(tensors)):
+                pixels += [self.preprocess.pixels(view)[0] for view in views]
+            for i, prediction in zip(owners, self._predict(pixels)):
                 best = results[i]
                 if best is None or prediction.confidence > best.confidence:
                     results[i] = prediction
             yield from zip(chunk, results)
 
     @torch.inference_mode()
-    def _predict(self, tensors: list[torch.Tensor]) -> list[Prediction]:
-        """Predictions for preprocessed tensors, batched by similar width to limit padding."""
-        order = sorted(range(len(tensors)), key=lambda i: tensors[i].shape[-1])
-        out: list[Prediction | None] = [None] * len(tensors)
+    def _predict(self, pixels: list[torch.Tensor]) -> list[Prediction]:
+        """Predictions for resized ``uint8`` images, batched by similar width to limit padding.
+
+        Word gaps are found before the model runs: onnxruntime's threads keep spinning for a
+        moment after a run, and slow down PyTorch work that follows it."""
+        order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
+        out: list[Prediction | None] = [None] * len(pixels)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            images, widths = pad_images([tensors[i] for i in idx])
+            images, widths = normalized_batch([pixels[i] for i in idx])
+            gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 log_probs = self.model(images, widths)
-            gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
             for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths)), gaps):
                 out[i] = insert_spaces(p, g)
         return out

@@ -4,6 +4,8 @@ import torch
 from PIL import Image
 
 from ocr import CheckpointError, ImageLoadError, Prediction, Recognizer
+from ocr.data.batch import normalized_batch, pad_images
+from ocr.data.transforms import Preprocess
 from tests.conftest import SAMPLES
 
 
@@ -22,6 +24,15 @@ def test_batching_does_not_change_predictions(tiny_checkpoint):
     one = [p.text for p in Recognizer.load(tiny_checkpoint, batch_size=1).read(paths)]
     many = [p.text for p in Recognizer.load(tiny_checkpoint, batch_size=64).read(paths)]
     assert one == many
+
+
+def test_batch_normalisation_equals_per_image_normalisation():
+    preprocess = Preprocess(max_width=256)
+    images = [Image.open(p) for p in sorted(SAMPLES.glob("*.*g"))]
+    expected, expected_widths = pad_images([preprocess(im)[0] for im in images])
+    batch, widths = normalized_batch([preprocess.pixels(im)[0] for im in images])
+    assert widths.tolist() == expected_widths.tolist()
+    assert torch.equal(batch, expected)
 
 
 def test_read_names_the_bad_input(tiny_checkpoint, tmp_path):

@@ -86,10 +86,20 @@ class Preprocess:
 
     def __call__(self, image: Image.Image) -> tuple[Tensor, float]:
         """The image tensor ``(C, height, w)`` and the horizontal scale factor applied."""
+        pixels, scale = self.pixels(image)
+        return normalize(pixels), scale
+
+    def pixels(self, image: Image.Image) -> tuple[Tensor, float]:
+        """The resized image as ``uint8`` ``(C, height, w)``, before :func:`normalize`, and the
+        horizontal scale factor applied (a batch is cheaper to normalise at once)."""
         image = image.convert("L" if self.channels == 1 else "RGB")
         width = self.target_width(*image.size)
         scale = width / image.size[0]
         image = image.resize((width, self.height), Image.Resampling.BILINEAR)
         data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
-        tensor = data.view(self.height, width, self.channels).permute(2, 0, 1).float()
-        return tensor.div_(127.5).sub_(1.0), scale
+        return data.view(self.height, width, self.channels).permute(2, 0, 1), scale
+
+
+def normalize(pixels: Tensor) -> Tensor:
+    """``uint8`` pixels (any shape) to the model's input range, [-1, 1]."""
+    return pixels.float().div_(127.5).sub_(1.0)
