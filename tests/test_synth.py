@@ -19,7 +19,8 @@ from tests.conftest import ROOT
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 
 
-OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "condense": 1.0, "photo_turn": 1.0}  # off by default
+OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "condense": 1.0, "photo_turn": 1.0,
+                    "hollow": 1.0}  # off by default
 
 
 @pytest.fixture(scope="module", params=["basic", "scene", "scene_optional_effects"])

@@ -3,9 +3,9 @@
 Same interface as :class:`ocr.data.synth.WordRenderer` (``render(text, rng)``); what it adds,
 each drawn at random per sample (probabilities: ``SceneRenderer.EFFECTS``, changed per
 effect with the ``effects`` argument, i.e. ``data.synth.render.effects`` in the config):
-- typography: variable-font weights and widths, letter spacing, outline, drop shadow,
-  3-D extrusion, engraved or raised letters, gradient-filled letters, dot-matrix (LED or
-  bulb) letters;
+- typography: variable-font weights and widths, letter spacing, outline (or outline-only
+  letters), drop shadow, 3-D extrusion, engraved or raised letters, gradient-filled
+  letters, dot-matrix (LED or bulb) letters;
 - backgrounds: crops of natural photos (``data/backgrounds``, also mirrored or turned),
   flat, gradient, noise texture, stripes; text and background levels pass a contrast check;
 - layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
@@ -81,7 +81,7 @@ class SceneRenderer:
 
     EFFECTS = {
         "curve": 0.15, "rotate": 0.5, "perspective": 0.4, "outline": 0.15, "shadow": 0.15, "extrude": 0.08,
-        "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15, "dots": 0.0,
+        "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15, "dots": 0.0, "hollow": 0.0,
         "photo": 0.3, "photo_turn": 0.0, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15,
         "deep_clip": 0.0, "squeeze": 0.0, "condense": 0.0,
         "low_res": 0.5, "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
@@ -222,10 +222,13 @@ class SceneRenderer:
             image.paste(0 if fg > 100 else 255, (0, 0), shadow)
         ink = _gradient(image.size, fg, rng) if self.chance(rng, "fill") else fg
         if stroke:  # the stroked coverage in the inverse level, the plain letters on top
-            image.paste(255 - fg, (0, 0), layer)
             inner = Image.new("L", image.size, 0)
             _draw_text(ImageDraw.Draw(inner), text, origin, font, 0, whole=plain)
-            image.paste(ink, (0, 0), inner)
+            if self.chance(rng, "hollow"):  # outline-only letters (open capitals, neon tubes)
+                image.paste(ink, (0, 0), ImageChops.subtract(layer, inner))
+            else:
+                image.paste(255 - fg, (0, 0), layer)
+                image.paste(ink, (0, 0), inner)
         else:
             image.paste(ink, (0, 0), layer)
 
