@@ -9,6 +9,7 @@ confidences (for an empty reading: the product of the blank probabilities).
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,18 +81,31 @@ def prediction_for(logp: np.ndarray, ids: list[int], charset: Charset, spans: li
         spans = viterbi_alignment(logp, ids)
     if not ids:
         return Prediction("", float(np.exp(logp[:, BLANK].sum())), [])
-    chars = [float(np.exp(logp[a : b + 1, i].max())) for i, (a, b) in zip(ids, spans)]
-    return Prediction(charset.decode(ids), float(np.prod(chars)), chars, list(spans))
+    return _prediction(ids, spans, [float(logp[a : b + 1, i].max()) for i, (a, b) in zip(ids, spans)], charset)
+
+
+def _prediction(ids: list[int], spans: list[tuple[int, int]], char_logps: list[float], charset: Charset) -> Prediction:
+    chars = [math.exp(v) for v in char_logps]
+    return Prediction(charset.decode(ids), math.prod(chars), chars, list(spans))
 
 
 def greedy_decode(log_probs: Tensor, lengths: Tensor, charset: Charset) -> list[Prediction]:
-    """Best-path decoding of ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps."""
-    batch = log_probs.detach().float().permute(1, 0, 2).cpu().numpy()
+    """Best-path decoding of ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps.
+
+    A best-path character's confidence is its highest probability over its run of steps,
+    where it is the most probable class at each step: the running maxima suffice."""
+    steps = log_probs.detach().float().cpu().numpy()  # (T, B, C): argmax along contiguous rows
+    best = steps.argmax(-1)
+    best_logp = np.take_along_axis(steps, best[..., None], -1)[..., 0]
     predictions = []
-    for logp, best, n in zip(batch, batch.argmax(-1).tolist(), lengths.tolist()):
-        symbols = collapse(best[:n])
-        ids = [i for i, _, _ in symbols]
-        predictions.append(prediction_for(logp[:n], ids, charset, [(a, b) for _, a, b in symbols]))
+    for b, (path, path_logp, n) in enumerate(zip(best.T.tolist(), best_logp.T.tolist(), lengths.tolist())):
+        symbols = collapse(path[:n])
+        if not symbols:
+            predictions.append(prediction_for(steps[:n, b], [], charset))
+            continue
+        spans = [(first, last) for _, first, last in symbols]
+        char_logps = [max(path_logp[first : last + 1]) for first, last in spans]
+        predictions.append(_prediction([i for i, _, _ in symbols], spans, char_logps, charset))
     return predictions
 
 

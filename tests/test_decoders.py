@@ -63,6 +63,20 @@ def test_greedy_path_is_its_own_best_alignment(seed):
     assert viterbi_alignment(logp, ids) == [(a, b) for _, a, b in symbols]
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_greedy_confidences_follow_the_documented_formula(seed):
+    logp = np.stack([random_logp(seed * 10 + b, steps=12, classes=3, sharpness=3.0) for b in range(4)], axis=1)
+    lengths = [12, 9, 5, 1]
+    predictions = Decoder(CHARSET)(torch.tensor(logp, dtype=torch.float32), torch.tensor(lengths))
+    for b, (prediction, n) in enumerate(zip(predictions, lengths)):
+        row = logp[:n, b].astype(np.float32)
+        ids = [i for i, _, _ in collapse(row.argmax(-1).tolist())]
+        expected = prediction_for(row, ids, CHARSET)
+        assert prediction.text == expected.text and prediction.steps == expected.steps
+        assert prediction.char_confidences == pytest.approx(expected.char_confidences, rel=1e-6)
+        assert prediction.confidence == pytest.approx(expected.confidence, rel=1e-6)
+
+
 def test_decoders_agree_on_a_clear_reading():
     charset = Charset("abc")
     path = [1, 1, 0, 2, 0, 2, 3, 0]  # "abbc"
