@@ -1,6 +1,6 @@
 """Reading speed on this machine, per inference setting, with the accuracy each keeps.
 
-    python benchmarks/speed.py [--checkpoint X.ckpt] [--sets ../shared/data/benchmarks/*]
+    python benchmarks/speed.py [--checkpoint X.ckpt] [--sets ../shared/data/benchmarks/*] [--only onnxruntime]
 
 One Markdown table: batch-1 latency (median ms per word, image to text), batch-64
 throughput (words/s), acc36 over the benchmark folders, for PyTorch fp32 (NCHW and
@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -70,24 +71,33 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def settings(checkpoint: str | None) -> dict[str, Recognizer]:
-    """Every inference setting worth comparing (all PyTorch ones with batch norm folded)."""
-    nchw = Recognizer.load(checkpoint)
-    nchw.model.backbone.memory_format = torch.contiguous_format
-    nchw.model.backbone.to(memory_format=torch.contiguous_format)
-    compiled = Recognizer.load(checkpoint)
-    compiled.model = torch.compile(compiled.model, dynamic=True)
+def channels_first(checkpoint: str | None) -> Recognizer:
+    rec = Recognizer.load(checkpoint)
+    rec.model.backbone.memory_format = torch.contiguous_format
+    rec.model.backbone.to(memory_format=torch.contiguous_format)
+    return rec
+
+
+def compiled(checkpoint: str | None) -> Recognizer:
+    rec = Recognizer.load(checkpoint)
+    rec.model = torch.compile(rec.model, dynamic=True)
+    return rec
+
+
+def settings(checkpoint: str | None) -> dict[str, Callable[[], Recognizer]]:
+    """Every inference setting worth comparing (all PyTorch ones with batch norm folded),
+    each loaded only when asked for."""
     return {
-        "PyTorch fp32, NCHW": nchw,
-        "PyTorch fp32, channels_last": Recognizer.load(checkpoint),
-        "PyTorch bf16 autocast": Recognizer.load(checkpoint, precision="bf16"),
-        "PyTorch int8 dynamic (RNN, linear)": Recognizer.load(checkpoint, precision="int8"),
-        "torch.compile fp32": compiled,
-        "onnxruntime fp32": Recognizer.load(checkpoint, backend="onnx"),
-        "onnxruntime int8 (static convolutions, dynamic LSTM)": Recognizer.load(
+        "PyTorch fp32, NCHW": lambda: channels_first(checkpoint),
+        "PyTorch fp32, channels_last": lambda: Recognizer.load(checkpoint),
+        "PyTorch bf16 autocast": lambda: Recognizer.load(checkpoint, precision="bf16"),
+        "PyTorch int8 dynamic (RNN, linear)": lambda: Recognizer.load(checkpoint, precision="int8"),
+        "torch.compile fp32": lambda: compiled(checkpoint),
+        "onnxruntime fp32": lambda: Recognizer.load(checkpoint, backend="onnx"),
+        "onnxruntime int8 (static convolutions, dynamic LSTM)": lambda: Recognizer.load(
             checkpoint, backend="onnx", precision="int8"),
-        "PyTorch fp32, beam search (width 10)": Recognizer.load(checkpoint, decoder="beam"),
-        "PyTorch fp32, lexicon of 50k wordfreq words": Recognizer.load(
+        "PyTorch fp32, beam search (width 10)": lambda: Recognizer.load(checkpoint, decoder="beam"),
+        "PyTorch fp32, lexicon of 50k wordfreq words": lambda: Recognizer.load(
             checkpoint, decoder="lexicon", lexicon=top_n_list("en", 50000)),
     }
 
@@ -109,6 +119,8 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in (ROOT.parent / "shared/data/benchmarks").glob("*_*")))
     parser.add_argument("--peak-gflops", type=float, default=470.0)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--only", nargs="*", metavar="TEXT",
+                        help="only the settings whose name contains one of these (e.g. onnxruntime)")
     args = parser.parse_args()
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(ROOT / ".cache" / "inductor"))
     word = Image.open(ROOT / "data" / "samples" / "simply.jpg").convert("RGB")
@@ -118,7 +130,10 @@ def main() -> None:
     print("| setting | batch-1 latency (ms/word) | batch-64 throughput (words/s) | acc36 |")
     print("|---|---|---|---|", flush=True)
     best = 0.0
-    for name, rec in settings(args.checkpoint).items():
+    for name, load in settings(args.checkpoint).items():
+        if args.only and not any(text in name for text in args.only):
+            continue
+        rec = load()
         latency = median_seconds(lambda: rec.read([word]), args.repeats) * 1000
         rec.batch_size = 64
         throughput = 64 / median_seconds(lambda: rec.read(batch), max(5, args.repeats // 5))
