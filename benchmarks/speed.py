@@ -72,6 +72,7 @@ def median_seconds(fn, repeats: int) -> float:
 
 
 def channels_first(checkpoint: str | None) -> Recognizer:
+    """The PyTorch fp32 model with its convolutions in NCHW instead of channels_last."""
     rec = Recognizer.load(checkpoint)
     rec.model.backbone.memory_format = torch.contiguous_format
     rec.model.backbone.to(memory_format=torch.contiguous_format)
@@ -79,6 +80,7 @@ def channels_first(checkpoint: str | None) -> Recognizer:
 
 
 def compiled(checkpoint: str | None) -> Recognizer:
+    """The PyTorch fp32 model under torch.compile (dynamic shapes: any batch and width)."""
     rec = Recognizer.load(checkpoint)
     rec.model = torch.compile(rec.model, dynamic=True)
     return rec
