@@ -8,6 +8,7 @@ import lightning as L
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ocr.checkpoint import CheckpointError, atomic_save, read_checkpoint, safe_load
+from ocr.data.sampling import ResumableLoader
 
 log = logging.getLogger(__name__)
 # what a resumed run must share with its checkpoint (None: the whole group); the rest,
@@ -34,6 +35,9 @@ class SaveOnInterrupt(L.Callback):
 
     def on_exception(self, trainer: L.Trainer, module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, KeyboardInterrupt):
+            loader = trainer.train_dataloader
+            if isinstance(loader, ResumableLoader):  # the batch in hand was drawn, not trained on
+                loader.batches_done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
             trainer.save_checkpoint(self.path, weights_only=False)
             log.warning("interrupted at step %d: saved %s", trainer.global_step, self.path)
 

@@ -1,11 +1,13 @@
 """Training through the Hydra config: start-up checks, clipping, non-finite steps, resume."""
 import csv
+import signal
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 
+from ocr.checkpoint import safe_load
 from ocr.system import NonFiniteTrainingError
 from ocr.training import ConfigError, build_datamodule, build_system, train
 from tests.conftest import run_script, tiny_config
@@ -65,6 +67,20 @@ def test_non_finite_gradients_are_skipped_then_training_stops(monkeypatch):
     assert all(torch.equal(before[k], after[k]) for k in before if "running" not in k and "num_batches" not in k)
 
 
+def train_with_callback(cfg, run_dir: Path, callback: L.Callback) -> L.Trainer:
+    """``train(cfg, run_dir)`` with ``callback`` added to the Trainer's callbacks."""
+    from ocr import training
+
+    original = L.Trainer.__init__
+
+    def with_probe(self, *args, callbacks=(), **kwargs):
+        original(self, *args, callbacks=[*callbacks, callback], **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(training.L.Trainer, "__init__", with_probe)
+        return train(cfg, run_dir)
+
+
 class FirstStep(L.Callback):
     def on_train_start(self, trainer, system) -> None:
         self.step = trainer.global_step
@@ -79,17 +95,8 @@ def test_resume_continues_step_count_and_schedule(tmp_path):
     assert (tmp_path / "a" / "checkpoints" / "best.ckpt").is_file()
 
     cfg = tiny_config("trainer.max_steps=40", f"ckpt_path={last}", *schedule)
-    from ocr import training
-
     seen = FirstStep()
-    original = L.Trainer.__init__
-
-    def with_probe(self, *args, callbacks=(), **kwargs):
-        original(self, *args, callbacks=[*callbacks, seen], **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training.L.Trainer, "__init__", with_probe)
-        second = train(cfg, tmp_path / "a")  # the same folder: one log for the whole run
+    second = train_with_callback(cfg, tmp_path / "a", seen)  # the same folder: one log for the whole run
     assert seen.step == 20 and seen.scheduler_step == 20
     assert second.global_step == 40
     with open(tmp_path / "a" / "metrics.csv") as f:
@@ -159,3 +166,42 @@ def test_a_diverging_loss_stops_training_with_advice(monkeypatch):
     with pytest.raises(NonFiniteTrainingError, match="non-finite loss.*lower learning rate.*clipping"):
         trainer.fit(system, datamodule=build_datamodule(cfg, system.charset))
     assert system.skipped_steps == 2
+
+
+class BatchTexts(L.Callback):
+    """The words of the batch trained on at each step."""
+
+    def __init__(self) -> None:
+        self.by_step: dict[int, list[str]] = {}
+
+    def on_train_batch_start(self, trainer, system, batch, batch_idx) -> None:
+        self.by_step[trainer.global_step] = batch.texts
+
+
+class StopAt(L.Callback):
+    """Raise ``exception`` when the batch of step ``step`` is about to be trained on."""
+
+    def __init__(self, step: int, exception: BaseException) -> None:
+        self.step, self.exception = step, exception
+
+    def on_train_batch_start(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            raise self.exception
+
+
+# Ctrl-C saves at the step it stops; after a crash (or a kill) the last periodic save is used
+@pytest.mark.parametrize(("stop", "resumed_at"), [(KeyboardInterrupt, 7), (RuntimeError, 5)])
+def test_a_run_resumed_mid_epoch_trains_on_the_batches_it_would_have_seen(stop, resumed_at, tmp_path, recwarn):
+    run = ["data.synth.epoch_size=96", "checkpoint.every_n_train_steps=5", "trainer.max_steps=10"]  # 12 batches an epoch
+    whole = BatchTexts()
+    train_with_callback(tiny_config(*run), tmp_path / "whole", whole)
+    on_ctrl_c = signal.getsignal(signal.SIGINT)
+    with pytest.raises((SystemExit, RuntimeError)):
+        train_with_callback(tiny_config(*run), tmp_path / "split", StopAt(7, stop()))
+    signal.signal(signal.SIGINT, on_ctrl_c)  # Lightning ignores further Ctrl-C once interrupted
+    last = tmp_path / "split" / "checkpoints" / "last.ckpt"
+    assert safe_load(last)["global_step"] == resumed_at
+    resumed = BatchTexts()
+    train_with_callback(tiny_config(*run, f"ckpt_path={last}"), tmp_path / "split", resumed)
+    assert resumed.by_step == {step: whole.by_step[step] for step in range(resumed_at, 10)}
+    assert not [w for w in recwarn if "not resumable" in str(w.message)]

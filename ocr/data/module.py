@@ -6,13 +6,13 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, RandomSampler, WeightedRandomSampler
 
 from ocr.charset import Charset
 from ocr.data.batch import Collate
 from ocr.data.datasets import LabelledFolder, SyntheticWords
 from ocr.data.lmdb_store import LmdbWords
-from ocr.data.sampling import WidthBucketSampler
+from ocr.data.sampling import ResumableLoader, WidthBucketSampler
 from ocr.data.scene import SceneRenderer
 from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
@@ -127,29 +127,33 @@ class OCRDataModule(L.LightningDataModule):
             for d in self.val_dirs:
                 self._val[Path(d).name] = self._folder(d)
 
-    def _loader(self, dataset: Dataset, shuffle: bool = False, sampler=None) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
-                          num_workers=self.num_workers, collate_fn=self.collate, drop_last=shuffle or sampler is not None)
-
     def train_dataloader(self) -> DataLoader:
+        """This epoch's training batches, in an order set by ``synth.seed`` and the epoch alone,
+        so that a run resumed mid-epoch goes on with the very batches it would have seen."""
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        seed = self.synth_cfg.get("seed", 0)
+        generator = torch.Generator().manual_seed(seed * 1000 + epoch)
         if "synth" in self._parts:  # new images every epoch; needs trainer.reload_dataloaders_every_n_epochs=1
             self._parts["synth"].epoch = epoch
         if list(self._parts) == ["synth"]:
-            return self._loader(self._parts["synth"])
-        if len(self._parts) == 1:
-            dataset = next(iter(self._parts.values()))
+            dataset, sampler, drop_last = self._parts["synth"], None, False
+        elif len(self._parts) == 1:
+            dataset, drop_last = next(iter(self._parts.values())), True
             widths = self._known_widths(dataset)
             if widths is None or not self.bucket_batches:
-                return self._loader(dataset, shuffle=True)
-            sampler = WidthBucketSampler(widths, self.batch_size, self.bucket_batches, self.synth_cfg.get("seed", 0))
-            sampler.set_epoch(epoch)
-            return self._loader(dataset, sampler=sampler)
-        parts = list(self._parts.items())
-        weights = torch.cat([torch.full((len(ds),), self.sources[k] / len(ds), dtype=torch.double) for k, ds in parts])
-        generator = torch.Generator().manual_seed(self.synth_cfg.get("seed", 0) * 1000 + epoch)
-        sampler = WeightedRandomSampler(weights, self.synth_cfg.get("epoch_size", 32000), generator=generator)
-        return self._loader(ConcatDataset([ds for _, ds in parts]), sampler=sampler)
+                sampler = RandomSampler(dataset, generator=generator)
+            else:
+                sampler = WidthBucketSampler(widths, self.batch_size, self.bucket_batches, seed)
+                sampler.set_epoch(epoch)
+        else:
+            parts = list(self._parts.items())
+            weights = torch.cat([torch.full((len(ds),), self.sources[k] / len(ds), dtype=torch.double)
+                                 for k, ds in parts])
+            dataset, drop_last = ConcatDataset([ds for _, ds in parts]), True
+            sampler = WeightedRandomSampler(weights, self.synth_cfg.get("epoch_size", 32000), generator=generator)
+        # keyword arguments: under DDP, Lightning rebuilds the loader with its own sampler
+        return ResumableLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=drop_last,
+                               num_workers=self.num_workers, collate_fn=self.collate)
 
     @staticmethod
     def _known_widths(dataset: Dataset) -> list[int] | None:
@@ -161,4 +165,5 @@ class OCRDataModule(L.LightningDataModule):
         return [w for part in widths for w in part]
 
     def val_dataloader(self) -> list[DataLoader]:
-        return [self._loader(ds) for ds in self._val.values()]
+        return [DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=self.collate)
+                for ds in self._val.values()]

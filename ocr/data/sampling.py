@@ -1,10 +1,13 @@
-"""Batches of similar widths: less padding, so less wasted convolution and recurrence."""
+"""Training batch order: batches of similar widths (less padding, so less wasted convolution
+and recurrence), and a loader that resumes mid-epoch where it stopped."""
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from itertools import islice
+from typing import Any
 
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 
 
 class WidthBucketSampler(Sampler[int]):
@@ -40,3 +43,55 @@ class WidthBucketSampler(Sampler[int]):
             batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         rng.shuffle(batches)
         return (index for batch in batches for index in batch)
+
+
+class SkippingSampler(Sampler[int]):
+    """The indices of ``sampler``, its next pass starting :attr:`skip` indices in: the skipped
+    ones are drawn (so the order is unchanged) but never loaded."""
+
+    def __init__(self, sampler: Sampler[int]) -> None:
+        self.sampler, self.skip = sampler, 0
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[int]:
+        skip, self.skip = self.skip, 0
+        return islice(iter(self.sampler), skip, None)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Passed on to the wrapped sampler (Lightning calls it every epoch)."""
+        if callable(getattr(self.sampler, "set_epoch", None)):
+            self.sampler.set_epoch(epoch)
+
+
+class ResumableLoader(DataLoader):
+    """A training DataLoader that Lightning resumes mid-epoch where it stopped.
+
+    Lightning stores :meth:`state_dict` in every checkpoint: :attr:`batches_done`, the batches
+    this pass has yielded (Lightning trains on each before it saves; whoever saves in the
+    middle of a batch sets it to the batches trained on). On resume it hands that to
+    :meth:`load_state_dict` before the first pass, which then skips those batches without
+    loading them. Exact when the sampler's order depends only on its seed and the epoch, as
+    all of the DataModule's do; without it, a resumed run would see the epoch's first batches
+    again and miss its last ones. Under DDP, Lightning rebuilds the loader around a
+    distributed sampler, and each process skips its own batches.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, sampler: Sampler[int] | None = None,
+                 drop_last: bool = False, **kwargs: Any) -> None:
+        sampler = SkippingSampler(sampler if sampler is not None else SequentialSampler(dataset))
+        super().__init__(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **kwargs)
+        self.batches_done = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        self.batches_done = self.sampler.skip // self.batch_size
+        for batch in super().__iter__():
+            self.batches_done += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"batches": self.batches_done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.skip = state["batches"] * self.batch_size
