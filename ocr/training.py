@@ -62,8 +62,9 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     if cfg.ckpt_path is not None:
         check_resumable(cfg.ckpt_path, dict(system.hparams))
     callbacks = [
+        # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,
-                        auto_insert_metric_name=False),
+                        auto_insert_metric_name=False, enable_version_counter=False),
         ModelCheckpoint(ckpt_dir, save_top_k=0, save_last=True,
                         every_n_train_steps=cfg.checkpoint.every_n_train_steps),
         LearningRateMonitor(logging_interval="step"),
