@@ -22,27 +22,36 @@ class OnnxModel:
     """onnxruntime with the CRNN's call signature: one single-threaded session per thread
     (``torch.get_num_threads()``), a batch split between them and run side by side (a run
     releases the GIL). On the 2-core development machine that reads a batch of 64 words in
-    33.4 ms against 39.0 ms for one 2-thread session, and one word in
-    1.13 ms against 1.49 ms (the LSTM's step-by-step work
-    divides poorly between threads within one run; benchmarks/speed.py)."""
+    33.4 ms against 39.0 ms for one 2-thread session, and one word in 1.13 ms against 1.49 ms
+    (the LSTM's step-by-step work divides poorly between threads within one run;
+    benchmarks/speed.py). Sessions beyond the first start with the first batch that needs
+    them, so reading one image starts as fast as before."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        threads = threads or torch.get_num_threads()
-        self.sessions = [onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                         for _ in range(threads)]
-        self.session = self.sessions[0]
-        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self.model_bytes = Path(path).read_bytes()  # the file may be temporary (load_as_onnx)
+        self.threads = threads or torch.get_num_threads()
+        self.options = onnxruntime.SessionOptions()
+        self.options.intra_op_num_threads = 1
+        self.session = self._new_session()
+        self.sessions = [self.session]
+        self.pool: ThreadPoolExecutor | None = None
+
+    def _new_session(self):
+        import onnxruntime
+
+        return onnxruntime.InferenceSession(self.model_bytes, self.options, providers=["CPUExecutionProvider"])
 
     def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-        parts = min(len(self.sessions), images.shape[0])
+        parts = min(self.threads, images.shape[0])
         feeds = [{"images": i.numpy(), "widths": w.numpy()}
                  for i, w in zip(images.tensor_split(parts), widths.tensor_split(parts))]
         if parts == 1:
             return torch.from_numpy(self.session.run(None, feeds[0])[0])
+        if self.pool is None:
+            self.sessions += [self._new_session() for _ in range(self.threads - 1)]
+            self.pool = ThreadPoolExecutor(self.threads)
         outputs = self.pool.map(lambda session, feed: session.run(None, feed)[0], self.sessions, feeds)
         return torch.from_numpy(np.concatenate(list(outputs), axis=1))
 
