@@ -205,3 +205,15 @@ def test_a_run_resumed_mid_epoch_trains_on_the_batches_it_would_have_seen(stop, 
     train_with_callback(tiny_config(*run, f"ckpt_path={last}"), tmp_path / "split", resumed)
     assert resumed.by_step == {step: whole.by_step[step] for step in range(resumed_at, 10)}
     assert not [w for w in recwarn if "not resumable" in str(w.message)]
+
+
+def test_resuming_after_a_crash_keeps_one_best_checkpoint(tmp_path):
+    # every validation (each 4 steps) makes a new best; the crash at step 5 leaves the periodic
+    # save of step 4, written before step 4's validation wrote best.ckpt
+    run = ["checkpoint.monitor=time/minutes", "trainer.max_steps=8"]
+    with pytest.raises(RuntimeError):
+        train_with_callback(tiny_config(*run), tmp_path / "a", StopAt(5, RuntimeError()))
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    train(tiny_config(*run, f"ckpt_path={last}"), tmp_path / "a")
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]  # not best-v1.ckpt
+    assert safe_load(last.parent / "best.ckpt")["global_step"] == 8
