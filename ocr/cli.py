@@ -6,6 +6,7 @@ import sys
 
 from ocr.checkpoint import CheckpointError
 from ocr.backends import BACKENDS
+from ocr.decoding import DECODERS
 from ocr.recognizer import PRECISIONS, Recognizer
 
 
@@ -13,9 +14,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--checkpoint, --batch-size and the decoder options."""
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
-    parser.add_argument("--decoder", choices=("greedy", "beam", "lexicon"), default="greedy",
-                        help="best path, CTC prefix beam search, or the best word of --lexicon")
-    parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder beam")
+    parser.add_argument("--decoder", choices=DECODERS, default="lm",
+                        help="lm: best path, uncertain words searched again with an English letter model; "
+                             "greedy: best path alone (codes, non-English text); beam: CTC prefix beam search; "
+                             "lexicon: the best word of --lexicon")
+    parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder lm and beam")
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="PyTorch or onnxruntime (a .onnx checkpoint implies onnx); auto: the checkpoint's "

@@ -73,7 +73,7 @@ class Recognizer:
     >>> [p.text for p in rec.read(["data/samples/simply.jpg"])]
     """
 
-    def __init__(self, loaded, batch_size: int = 64, decoder: str = "greedy", beam_width: int = 10,
+    def __init__(self, loaded, batch_size: int = 64, decoder: str = "lm", beam_width: int = 10,
                  lexicon: str | Path | list[str] | None = None, precision: str = "fp32",
                  max_width: int = MAX_LINE_WIDTH) -> None:
         if precision not in PRECISIONS:
@@ -102,13 +102,16 @@ class Recognizer:
         self.decode = Decoder(self.charset, decoder, beam_width, lexicon)
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "greedy",
+    def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "lm",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
              backend: str = "torch", precision: str = "fp32", max_width: int = MAX_LINE_WIDTH) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
-        ``decoder``: ``greedy`` (best path), ``beam`` (CTC prefix beam search of ``beam_width``)
-        or ``lexicon`` (the most probable word of ``lexicon``: a word-list file or a list).
+        ``decoder``: ``lm`` (best path; words read with confidence below 0.9 searched again by a
+        beam search of ``beam_width`` under an English letter model, see :class:`ocr.decoding.Decoder`),
+        ``greedy`` (best path alone: codes, non-English text), ``beam`` (CTC prefix beam search
+        of ``beam_width``) or ``lexicon`` (the most probable word of ``lexicon``: a word-list
+        file or a list).
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.export`` is used as is), or ``auto`` (what predict.py
         and evaluate.py use): with precision ``auto`` or ``int8``, the int8 export beside the
