@@ -15,11 +15,14 @@ from collections.abc import Iterator
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageStat
 
 from ocr.charset import Charset
+
+if TYPE_CHECKING:
+    from ocr.data.datasets import SyntheticWords
 
 log = logging.getLogger(__name__)
 
@@ -300,15 +303,29 @@ def _degrade(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 
+def rendered_words(overrides: list[str], count: int, seed: int) -> tuple[SyntheticWords, int]:
+    """``count`` words of seed ``seed`` rendered as the training config with ``overrides``
+    would render them (e.g. ``experiment=default_model``), and the model's input height."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from ocr.charset import Charset
+    from ocr.training import build_datamodule
+
+    config_dir = Path(__file__).resolve().parents[2] / "configs"
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    charset = Charset.from_config(OmegaConf.to_container(cfg.charset))
+    # only the renderer settings matter here: the training sources may not exist yet
+    cfg.data.sources, cfg.data.folder_dirs, cfg.data.lmdb_dirs, cfg.data.val_dirs = {"synth": 1.0}, [], [], []
+    return build_datamodule(cfg, charset).synthetic(count, seed), cfg.model.input.height
+
+
 def main() -> None:
     """``python -m ocr.data.synth``: pre-render words to LMDB, or write a preview grid."""
     import argparse
 
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
     from ocr.data.lmdb_store import write_lmdb
-    from ocr.training import build_datamodule
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--out", help="LMDB folder to create (with --count)")
@@ -319,16 +336,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.out and not args.preview:
         parser.error("give --out PATH.lmdb or --preview PATH.png")
-    config_dir = Path(__file__).resolve().parents[2] / "configs"
-    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=args.overrides)
-    from ocr.charset import Charset
-
-    charset = Charset.from_config(OmegaConf.to_container(cfg.charset))
-    # only the renderer settings matter here: the training sources may not exist yet
-    cfg.data.sources, cfg.data.folder_dirs, cfg.data.lmdb_dirs, cfg.data.val_dirs = {"synth": 1.0}, [], [], []
-    dataset = build_datamodule(cfg, charset).synthetic(args.count, args.seed)
-    samples = at_height(dataset, args.count, cfg.model.input.height)
+    dataset, height = rendered_words(args.overrides, args.count, args.seed)
+    samples = at_height(dataset, args.count, height)
     if args.preview:
         out = preview_grid(list(samples))
         out.save(args.preview)

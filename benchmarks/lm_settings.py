@@ -1,0 +1,105 @@
+"""How the ``lm`` decoder's settings were chosen: on rendered words, never on benchmark photos.
+
+    python benchmarks/lm_settings.py [--checkpoint X.ckpt] [--count 3000] [--seed 777]
+
+Renders ``--count`` words of the default model's recipe (``experiment=default_model``, a seed
+its training never used), reads them once with the model, then decodes the same per-step
+log-probabilities with greedy, beam, and the ``lm`` decoder over a grid of prior weights and
+length bonuses (every word searched), and at the chosen weights over confidence thresholds
+(only the words below it searched). Prints Markdown tables of acc36, acc_cs and decoding time.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ocr import Recognizer
+from ocr.charset import normalize36
+from ocr.data.synth import rendered_words
+from ocr.decoding import Decoder, LanguagePrior, collapse, prefix_beam_search
+from ocr.language_model import DEFAULT_LM, CharNgram
+
+
+def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:
+    """Each image's (T, C) log-probabilities, as the recognizer's decoder receives them."""
+    captured: list[np.ndarray] = []
+    greedy = Decoder(rec.charset)
+
+    def capture(log_probs: torch.Tensor, lengths: torch.Tensor):
+        per_word = log_probs.float().permute(1, 0, 2).numpy()
+        captured.extend(logp[:n].copy() for logp, n in zip(per_word, lengths.tolist()))
+        return greedy(log_probs, lengths)
+
+    rec.decode = capture
+    out = []
+    for image in tqdm(images, desc="reading", unit="word"):
+        captured.clear()
+        rec.read([image])  # one image per call: its log-probabilities are the last captured
+        out.append(captured[0])  # rendered words are wider than tall: one orientation
+    return out
+
+
+def scores(words: list[tuple[str, np.ndarray]], decode: Callable[[np.ndarray], str]) -> tuple[float, float, float]:
+    """acc36 and acc_cs in percent, and milliseconds per word."""
+    start, ok36, ok_cs = time.perf_counter(), 0, 0
+    for label, logp in words:
+        text = decode(logp)
+        ok36 += normalize36(text) == normalize36(label)
+        ok_cs += text == label
+    ms = (time.perf_counter() - start) * 1000 / len(words)
+    return 100 * ok36 / len(words), 100 * ok_cs / len(words), ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="default: the shipped model")
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=777)
+    parser.add_argument("--weights", type=float, nargs="*", default=[0.3, 0.4, 0.6])
+    parser.add_argument("--bonuses", type=float, nargs="*", default=[1.0, 2.0, 3.0])
+    parser.add_argument("--thresholds", type=float, nargs="*", default=[0.8, 0.9, 0.95, 0.99])
+    args = parser.parse_args()
+    dataset, _ = rendered_words(["experiment=default_model"], args.count, args.seed)
+    samples = [dataset.render(i) for i in range(args.count)]
+    samples = [(image, label) for image, label, _ in samples if min(image.size) >= 4]  # as predict.py refuses
+    rec = Recognizer.load(args.checkpoint, batch_size=1, backend="auto", precision="auto")
+    charset = rec.charset
+    words = list(zip([label for _, label in samples], log_probs_of(rec, [image for image, _ in samples])))
+    lm = CharNgram.load(DEFAULT_LM)
+
+    def greedy(logp: np.ndarray) -> str:
+        return charset.decode(i for i, _, _ in collapse(logp.argmax(-1).tolist()))
+
+    def searched(prior: LanguagePrior | None) -> Callable[[np.ndarray], str]:
+        return lambda logp: charset.decode(prefix_beam_search(logp, 10, prior=prior)[0])
+
+    print(f"{len(words)} rendered words (seed {args.seed})\n")
+    print("| decoder | weight | bonus | acc36 | acc_cs | ms/word |\n|---|---|---|---|---|---|")
+    for name, decode in (("greedy", greedy), ("beam 10", searched(None))):
+        print(f"| {name} | - | - | " + " | ".join(f"{v:.2f}" for v in scores(words, decode)) + " |", flush=True)
+    best = (0.0, 0.0, 0.0)
+    for weight in args.weights:
+        for bonus in args.bonuses:
+            acc36, acc_cs, ms = scores(words, searched(LanguagePrior(lm, charset, weight, bonus)))
+            print(f"| lm, every word | {weight} | {bonus} | {acc36:.2f} | {acc_cs:.2f} | {ms:.2f} |", flush=True)
+            best = max(best, (acc36, weight, bonus))
+    _, weight, bonus = best
+    prior = LanguagePrior(lm, charset, weight, bonus)
+    confidences = [Decoder(charset)(torch.from_numpy(logp)[:, None], torch.tensor([len(logp)]))[0].confidence
+                   for _, logp in words]
+    print(f"\nweight {weight}, bonus {bonus}: only words read below a confidence threshold searched\n")
+    print("| threshold | words searched | acc36 | acc_cs | ms/word |\n|---|---|---|---|---|")
+    for threshold in args.thresholds:
+        chosen = iter(c < threshold for c in confidences)
+        share = 100 * np.mean([c < threshold for c in confidences])
+        acc36, acc_cs, ms = scores(words, lambda logp: searched(prior)(logp) if next(chosen) else greedy(logp))
+        print(f"| {threshold} | {share:.1f}% | {acc36:.2f} | {acc_cs:.2f} | {ms:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
