@@ -20,14 +20,18 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    missing = [d for d in args.dirs if not (Path(d) / "labels.tsv").is_file()]
+    files = [d for d in args.dirs if Path(d).is_file()]  # e.g. a README matched by sets/*
+    for d in files:
+        print(f"note: {d}: a file, not a folder; skipped", file=sys.stderr)
+    folders = [d for d in args.dirs if d not in files]
+    missing = [d for d in folders if not (Path(d) / "labels.tsv").is_file()]
     for d in missing:
         print(f"error: {d}: not a folder with labels.tsv", file=sys.stderr)
-    if missing:
+    if missing or not folders:
         return 2
     recognizer = load_recognizer(args)
     sets, total, total_seconds, misreadings = {}, WordScores(), 0.0, []
-    for folder in args.dirs:
+    for folder in folders:
         scores, seconds = evaluate_folder(recognizer, folder, misreadings)
         sets[Path(folder).name] = summarize(scores, seconds)
         total, total_seconds = total.merge(scores), total_seconds + seconds

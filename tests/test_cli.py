@@ -130,6 +130,16 @@ def test_evaluate_missing_folder_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "not a folder with labels.tsv" in result.stderr
 
 
+def test_evaluate_skips_files_matched_by_a_glob(tiny_checkpoint, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("the sets in this folder\n")
+    result = run_script("evaluate.py", str(SAMPLES), str(readme), "--checkpoint", str(tiny_checkpoint))
+    assert result.returncode == 0 and f"{readme}: a file, not a folder; skipped" in result.stderr
+    assert "| samples |" in result.stdout
+    only_files = run_script("evaluate.py", str(readme), "--checkpoint", str(tiny_checkpoint))
+    assert only_files.returncode == 2
+
+
 def test_predict_with_beam_and_lexicon_decoders(tiny_checkpoint, tmp_path):
     words = tmp_path / "words.txt"
     words.write_text("simply\nopen\ncoffee\n2026\n")
