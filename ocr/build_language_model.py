@@ -1,21 +1,28 @@
-"""``python -m ocr.build_language_model``: build the English letter n-gram model of the ``lm``
-decoder from wordfreq (the shipped ``data/models/english.lm.json.gz``)."""
+"""``python -m ocr.build_language_model``: build the letter n-gram model of the ``lm`` decoder
+from wordfreq (by default the shipped English ``data/models/english.lm.json.gz``; ``--language
+de --out german.lm.json.gz`` for another language, used with ``--language-model``)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ocr.language_model import DEFAULT_LM, CharNgram
 
 
 def main() -> None:
-    """Count wordfreq's most frequent English words into a letter n-gram model and save it."""
+    """Count wordfreq's most frequent words of a language into a letter n-gram model and save it."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(DEFAULT_LM), help="where to write it (gzipped JSON)")
-    parser.add_argument("--vocabulary", type=int, default=100000, help="most frequent English words to count")
+    parser.add_argument("--language", default="en", help="wordfreq language code (en, de, fr, es, ...)")
+    parser.add_argument("--vocabulary", type=int, default=100000, help="most frequent words to count")
     parser.add_argument("--order", type=int, default=6, help="letters of history plus one")
     args = parser.parse_args()
-    CharNgram.english(args.vocabulary, args.order).save(args.out)
+    try:
+        model = CharNgram.from_wordfreq(args.language, args.vocabulary, args.order)
+    except (LookupError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    model.save(args.out)
     print(f"{args.out}: {Path(args.out).stat().st_size / 1e6:.1f} MB")
 
 

@@ -7,6 +7,7 @@ import sys
 from ocr.checkpoint import CheckpointError
 from ocr.backends import BACKENDS
 from ocr.decoding import DECODERS
+from ocr.language_model import DEFAULT_LM
 from ocr.recognizer import PRECISIONS, Recognizer
 
 
@@ -20,6 +21,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "lexicon: the best word of --lexicon")
     parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder lm and beam")
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
+    parser.add_argument("--language-model", default=str(DEFAULT_LM),
+                        help="letter model for --decoder lm (python -m ocr.build_language_model; default: English)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="PyTorch or onnxruntime (a .onnx checkpoint implies onnx); auto: the checkpoint's "
                              "int8 export beside it (X.int8.onnx, shipped for the default model) where onnxruntime "
@@ -36,7 +39,7 @@ def load_recognizer(args: argparse.Namespace) -> Recognizer:
         sys.exit("error: --decoder lexicon needs --lexicon FILE")
     try:
         return Recognizer.load(args.checkpoint, args.batch_size, args.decoder, args.beam_width, args.lexicon,
-                               args.backend, args.precision)
+                               args.backend, args.precision, language_model=args.language_model)
     except (CheckpointError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -294,20 +294,21 @@ class Decoder:
     """Decode a batch with ``lm``, ``greedy``, ``beam`` (``beam_width``) or ``lexicon`` (a :class:`Lexicon`).
 
     ``lm``: best path first; each word it reads with confidence below ``lm_threshold`` is
-    searched again by a CTC beam search fused with the English letter model
-    ``language_model`` (a :class:`CharNgram` or its file, loaded at the first such word) as a
-    :class:`LanguagePrior`. Its settings were chosen on rendered words, never on benchmark
-    photos (docs/default_model.md).
+    searched again by a CTC beam search (characters below ``lm_prune`` at a step not tried)
+    fused with the English letter model ``language_model`` (a :class:`CharNgram` or its file,
+    loaded at the first such word) as a :class:`LanguagePrior`. Its settings were chosen on
+    rendered words, never on benchmark photos (benchmarks/lm_settings.py).
     """
 
     def __init__(self, charset: Charset, name: str = "greedy", beam_width: int = 10, lexicon: Lexicon | None = None,
-                 language_model: CharNgram | str | Path = DEFAULT_LM, lm_threshold: float = 0.9):
+                 language_model: CharNgram | str | Path = DEFAULT_LM, lm_threshold: float = 0.9,
+                 lm_prune: float = 0.01):
         if name not in DECODERS:
             raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {name!r}")
         if name == "lexicon" and lexicon is None:
             raise ValueError("the lexicon decoder needs a word list (--lexicon FILE)")
         self.charset, self.name, self.beam_width, self.lexicon = charset, name, beam_width, lexicon
-        self.language_model, self.lm_threshold = language_model, lm_threshold
+        self.language_model, self.lm_threshold, self.lm_prune = language_model, lm_threshold, lm_prune
 
     @cached_property
     def prior(self) -> LanguagePrior:
@@ -340,7 +341,7 @@ class Decoder:
         batch = log_probs.detach()[:, uncertain].float().permute(1, 0, 2).cpu().numpy()
         for b, logp in zip(uncertain, batch):
             logp = logp[: int(lengths[b])]
-            ids, _ = prefix_beam_search(logp, self.beam_width, prior=self.prior)
+            ids, _ = prefix_beam_search(logp, self.beam_width, self.lm_prune, self.prior)
             if self.charset.decode(ids) != predictions[b].text:
                 predictions[b] = prediction_for(logp, ids, self.charset)
         return predictions

@@ -1,11 +1,11 @@
-"""A character n-gram model of English words: the language prior of the ``lm`` decoder.
+"""A character n-gram model of words (English by default): the language prior of the ``lm`` decoder.
 
 It scores runs of letters, case-folded ("Salutes", "SALUTES" and "salutes" score the same,
 so the recognizer alone decides the case). Probabilities are Witten-Bell interpolated down to
 a uniform distribution over the letters, so any spelling (names, brands) keeps a non-zero
 probability.
 
-``python -m ocr.build_language_model`` builds the shipped model from wordfreq's English word
+``python -m ocr.build_language_model`` builds the shipped English model from wordfreq's word
 list (data CC-BY-SA 4.0, Robyn Speer and contributors).
 """
 from __future__ import annotations
@@ -58,14 +58,17 @@ class CharNgram:
         return cls({ctx: dict(f) for ctx, f in followers.items()}, order, alphabet_size)
 
     @classmethod
-    def english(cls, vocabulary_size: int = 100000, order: int = 6, flatten: float = 0.5) -> "CharNgram":
-        """From wordfreq's ``vocabulary_size`` most frequent English words, each weighted by its
-        frequency to the power ``flatten`` (0.5: rare words count more than in running text,
-        as on signs), scaled so the rarest counts once."""
+    def from_wordfreq(cls, language: str = "en", vocabulary_size: int = 100000, order: int = 6,
+                      flatten: float = 0.5) -> "CharNgram":
+        """From wordfreq's ``vocabulary_size`` most frequent words of ``language``, each weighted
+        by its frequency to the power ``flatten`` (0.5: rare words count more than in running
+        text, as on signs), scaled so the rarest counts once."""
         from wordfreq import top_n_list, word_frequency
 
-        words = top_n_list("en", vocabulary_size)
-        weights = [word_frequency(w, "en") ** flatten for w in words]
+        words = top_n_list(language, vocabulary_size)
+        if not words:
+            raise ValueError(f"wordfreq has no word list for language {language!r}")
+        weights = [word_frequency(w, language) ** flatten for w in words]
         smallest = min(w for w in weights if w > 0)
         return cls.from_words(((w, f / smallest) for w, f in zip(words, weights) if f > 0), order)
 

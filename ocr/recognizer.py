@@ -15,6 +15,7 @@ from ocr.checkpoint import load_model
 from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.decoding import Decoder, Lexicon, Prediction
+from ocr.language_model import DEFAULT_LM
 from ocr.lines import batch_word_gaps, insert_spaces
 from ocr.models import num_frames
 
@@ -75,7 +76,7 @@ class Recognizer:
 
     def __init__(self, loaded, batch_size: int = 64, decoder: str = "lm", beam_width: int = 10,
                  lexicon: str | Path | list[str] | None = None, precision: str = "fp32",
-                 max_width: int = MAX_LINE_WIDTH) -> None:
+                 max_width: int = MAX_LINE_WIDTH, language_model: str | Path = DEFAULT_LM) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
@@ -99,12 +100,17 @@ class Recognizer:
             lexicon = Lexicon.from_file(str(lexicon), self.charset)
         elif lexicon is not None:
             lexicon = Lexicon(list(lexicon), self.charset)
-        self.decode = Decoder(self.charset, decoder, beam_width, lexicon)
+        if decoder == "lm" and not Path(language_model).is_file():
+            raise ValueError(f"{language_model}: no such language model file (python -m ocr.build_language_model)")
+        self.decode = Decoder(self.charset, decoder, beam_width, lexicon, language_model)
+        if decoder == "lm" and Path(language_model) != DEFAULT_LM:
+            self.decode.prior  # a letter model the user names is checked now; the shipped one loads when first needed
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "lm",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
-             backend: str = "torch", precision: str = "fp32", max_width: int = MAX_LINE_WIDTH) -> "Recognizer":
+             backend: str = "torch", precision: str = "fp32", max_width: int = MAX_LINE_WIDTH,
+             language_model: str | Path = DEFAULT_LM) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``lm`` (best path; words read with confidence below 0.9 searched again by a
@@ -124,6 +130,8 @@ class Recognizer:
         and dynamic quantisation of the LSTM (:mod:`ocr.quantization`); or ``auto``: bf16
         where the CPU computes it natively, else fp32.
         An ``.onnx`` file runs in the precision it was exported with.
+        ``language_model``: the letter model of the ``lm`` decoder (default: the shipped English
+        one; ``python -m ocr.build_language_model --language de`` builds others).
         ``max_width``: inputs are resized to the model's height and squeezed only beyond this
         width, so a whole text line is read. When the charset has no space (models trained on
         single words), spaces are put where the gap between two characters is far wider than
@@ -146,7 +154,7 @@ class Recognizer:
             loaded = load_as_onnx(path, int8=precision == "int8")
         else:  # torch, or auto without a usable int8 export
             loaded = load_model(path)
-        return cls(loaded, batch_size, decoder, beam_width, lexicon, precision, max_width)
+        return cls(loaded, batch_size, decoder, beam_width, lexicon, precision, max_width, language_model)
 
     def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
         """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""
