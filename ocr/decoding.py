@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -128,8 +129,20 @@ class LanguagePrior:
         self.chars = [""] + list(charset.chars)  # by class id
         self.initial = lm.context("")
 
-    def extend(self, state: str, c: int) -> tuple[float, str]:
-        """What appending class ``c`` in ``state`` adds to a prefix's score, and the next state."""
+    def extend(self, state: str, c: int, new_word: bool = False) -> tuple[float, str]:
+        """What appending class ``c`` in ``state`` adds to a prefix's score, and the next state.
+
+        ``new_word``: a gap in the image lies before ``c``, so the word in ``state`` may end
+        there; the better of ending it and going on counts (a gap inside a letter-spaced word
+        costs nothing)."""
+        score, after = self._extend(state, c)
+        if new_word and state != self.initial:
+            restart, restart_after = self._extend(self.initial, c)
+            if self.end(state) + restart > score:
+                return self.end(state) + restart, restart_after
+        return score, after
+
+    def _extend(self, state: str, c: int) -> tuple[float, str]:
         char = self.chars[c]
         if char.isalpha():
             return self.weight * self.lm.log_prob(state, char) + self.bonus, self.lm.next_context(state, char)
@@ -148,9 +161,11 @@ def _logaddexp(a: float, b: float) -> float:
 
 
 def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e-3,
-                       prior: LanguagePrior | None = None) -> tuple[list[int], float]:
+                       prior: LanguagePrior | None = None, word_starts: Sequence[int] = ()) -> tuple[list[int], float]:
     """CTC prefix beam search over ``logp`` (T, C); returns the best labelling and its score
-    (its log-probability, plus the ``prior``'s score when one is given).
+    (its log-probability, plus the ``prior``'s score when one is given). For the prior, a
+    character first emitted at or after a step of ``word_starts`` (and its prefix's last
+    character before it) starts a new word.
 
     Characters with probability below ``prune`` at a step are not tried as extensions there.
     With a wide enough beam, ``prune=0`` and no prior it finds the most probable labelling exactly.
@@ -165,7 +180,8 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
     beams: dict[tuple[int, ...], list[float]] = {(): [0.0, neg_inf]}  # prefix: [log p blank-ended, non-blank]
     bonus: dict[tuple[int, ...], float] = {(): 0.0}  # the prior's score of each prefix
     state = {(): prior.initial if prior else ""}  # the prior's state after each prefix
-    for row, extensions in zip(logp.tolist(), candidates):
+    born = {(): -1}  # the step at which each prefix was first reached
+    for t, (row, extensions) in enumerate(zip(logp.tolist(), candidates)):
         nxt: dict[tuple[int, ...], list[float]] = {}
         for prefix, (pb, pnb) in beams.items():
             total = _logaddexp(pb, pnb)
@@ -176,8 +192,9 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
             for c in extensions:
                 longer = prefix + (c,)
                 if longer not in bonus:
-                    added, state[longer] = prior.extend(state[prefix], c) if prior else (0.0, "")
-                    bonus[longer] = bonus[prefix] + added
+                    new_word = any(born[prefix] < s <= t for s in word_starts)
+                    added, state[longer] = prior.extend(state[prefix], c, new_word) if prior else (0.0, "")
+                    bonus[longer], born[longer] = bonus[prefix] + added, t
                 source = pb if prefix and c == prefix[-1] else total
                 entry = nxt.setdefault(longer, [neg_inf, neg_inf])
                 entry[1] = _logaddexp(entry[1], source + row[c])
@@ -316,11 +333,16 @@ class Decoder:
         lm = self.language_model
         return LanguagePrior(lm if isinstance(lm, CharNgram) else CharNgram.load(lm), self.charset)
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor) -> list[Prediction]:
+    def __call__(self, log_probs: Tensor, lengths: Tensor, word_starts: list[list[int]] | None = None) -> list[Prediction]:
+        """Predictions for ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps.
+
+        ``word_starts``: per image, the steps where a new word begins (gaps the recognizer saw
+        in a text line); the ``lm`` decoder scores the words on either side separately.
+        """
         if self.name == "greedy":
             return greedy_decode(log_probs, lengths, self.charset)
         if self.name == "lm":
-            return self._rescored(log_probs, lengths)
+            return self._rescored(log_probs, lengths, word_starts or [[] for _ in range(log_probs.shape[1])])
         batch = log_probs.detach().float().permute(1, 0, 2).cpu().numpy()
         predictions = []
         for logp, n in zip(batch, lengths.tolist()):
@@ -332,8 +354,8 @@ class Decoder:
             predictions.append(prediction_for(logp, ids, self.charset))
         return predictions
 
-    def _rescored(self, log_probs: Tensor, lengths: Tensor) -> list[Prediction]:
-        """Best path, with the uncertain words searched again under the language prior."""
+    def _rescored(self, log_probs: Tensor, lengths: Tensor, word_starts: list[list[int]]) -> list[Prediction]:
+        """Best path, with the uncertain readings searched again under the language prior."""
         predictions = greedy_decode(log_probs, lengths, self.charset)
         uncertain = [b for b, p in enumerate(predictions) if p.confidence < self.lm_threshold]
         if not uncertain:
@@ -341,7 +363,7 @@ class Decoder:
         batch = log_probs.detach()[:, uncertain].float().permute(1, 0, 2).cpu().numpy()
         for b, logp in zip(uncertain, batch):
             logp = logp[: int(lengths[b])]
-            ids, _ = prefix_beam_search(logp, self.beam_width, self.lm_prune, self.prior)
+            ids, _ = prefix_beam_search(logp, self.beam_width, self.lm_prune, self.prior, word_starts[b])
             if self.charset.decode(ids) != predictions[b].text:
                 predictions[b] = prediction_for(logp, ids, self.charset)
         return predictions

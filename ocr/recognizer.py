@@ -18,6 +18,7 @@ from ocr.decoding import Decoder, Lexicon, Prediction
 from ocr.language_model import DEFAULT_LM
 from ocr.lines import batch_word_gaps, insert_spaces
 from ocr.models import num_frames
+from ocr.models.backbone import FRAME_STRIDE
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
@@ -207,6 +208,7 @@ class Recognizer:
                 gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                     log_probs = self.model(images, widths)
-                for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths)), gaps):
+                word_starts = [[round(gap / FRAME_STRIDE) for gap in image_gaps] for image_gaps in gaps]
+                for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths), word_starts), gaps):
                     out[i] = insert_spaces(p, g)
         return out

@@ -108,3 +108,25 @@ def test_digits_and_symbols_are_not_read_as_letters_of_a_word():
     score += prior.end(state)
     # "sale" scored as a word, then two symbols at log(0.1) each, and no word left open
     assert score == pytest.approx(lm.word_log_prob("sale") + 2 * math.log(0.1))
+
+
+def test_a_gap_in_a_text_line_lets_the_prior_start_a_new_word():
+    charset = Charset(LETTERS + ":")
+    lm = CharNgram.from_words([("hotel", 10), ("room", 10)], order=4)
+    steps = []
+    for char in "hotel" + ":" + "room":
+        row = np.full(charset.num_classes, 1e-3)
+        if char == ":":  # the gap between the words: blank, a faint colon
+            row[0], row[charset.encode(":")[0]] = 1.0, 0.08
+        else:
+            row[charset.encode(char)[0]] = 1.0
+        steps += [row, np.eye(charset.num_classes)[0] + 1e-3]
+    log_probs = torch.tensor(np.log(np.array(steps) / np.array(steps).sum(1, keepdims=True)), dtype=torch.float32)
+    log_probs, lengths = log_probs[:, None, :], torch.tensor([len(steps)])
+    decoder = Decoder(charset, "lm", language_model=lm, lm_threshold=1.01)
+    (joined,) = decoder(log_probs, lengths)
+    (split,) = decoder(log_probs, lengths, word_starts=[[11]])  # the gap: steps 10-11
+    assert joined.text == "hotel:room"  # without the gap, only a symbol could end "hotel"
+    assert split.text == "hotelroom"  # the recognizer then puts a space in the gap
+    (one_word,) = decoder(ambiguous_reading(charset, "hotel", "c", 3, 0.55), torch.tensor([10]), word_starts=[[4]])
+    assert one_word.text == "hotel"  # a gap inside a word costs nothing
