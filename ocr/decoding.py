@@ -119,7 +119,7 @@ class LanguagePrior:
     prior's pull towards short readings).
 
     Only letters are read as words: each run of letters is scored as a word of its own, and a
-    digit or symbol costs ``log(other)`` wherever it stands (prices, codes and punctuation are
+    digit or symbol costs ``weight * log(other)`` wherever it stands (prices, codes and punctuation are
     not English words). The search keeps a state per prefix: the model's context in the
     current run of letters."""
 
@@ -164,8 +164,8 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
                        prior: LanguagePrior | None = None, word_starts: Sequence[int] = ()) -> tuple[list[int], float]:
     """CTC prefix beam search over ``logp`` (T, C); returns the best labelling and its score
     (its log-probability, plus the ``prior``'s score when one is given). For the prior, a
-    character first emitted at or after a step of ``word_starts`` (and its prefix's last
-    character before it) starts a new word.
+    character reached at or after a step of ``word_starts``, where its prefix was reached
+    before that step, may start a new word (:meth:`LanguagePrior.extend`).
 
     Characters with probability below ``prune`` at a step are not tried as extensions there.
     With a wide enough beam, ``prune=0`` and no prior it finds the most probable labelling exactly.
@@ -336,8 +336,8 @@ class Decoder:
     def __call__(self, log_probs: Tensor, lengths: Tensor, word_starts: list[list[int]] | None = None) -> list[Prediction]:
         """Predictions for ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps.
 
-        ``word_starts``: per image, the steps where a new word begins (gaps the recognizer saw
-        in a text line); the ``lm`` decoder scores the words on either side separately.
+        ``word_starts``: per image, the steps where a new word may begin (gaps the recognizer
+        saw in a text line); the ``lm`` decoder lets its letter model start a word there.
         """
         if self.name == "greedy":
             return greedy_decode(log_probs, lengths, self.charset)
