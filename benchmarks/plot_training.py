@@ -1,15 +1,18 @@
 """Plot validation accuracy (acc36) per set against training time from a run's metrics.csv.
 
     python benchmarks/plot_training.py runs/default_model --out docs/default_model_training.png \
-        [--compare runs/earlier_run --compare-label "earlier recipe"]
+        [--compare runs/earlier_run --compare-label "earlier recipe"] [--final scores.json]
 
 Training time is the ``time/minutes`` the run logs at every validation (carried across
 resumed sessions); for runs without it (older runs, or one resumed from such a run), the
 run's wall time (config.yaml to last.ckpt, or ``--minutes``) spread evenly over its steps.
+The logged accuracies are best-path readings; ``--final`` (``evaluate.py --json``) marks the
+finished model's scores with another decoder at the run's end.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import matplotlib
@@ -37,6 +40,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, help="wall time of the whole run, for runs that did not log it")
     parser.add_argument("--compare", type=Path, help="an earlier run, drawn dashed (real-photo sets only)")
     parser.add_argument("--compare-label", default="earlier run", help="legend name of --compare")
+    parser.add_argument("--final", type=Path, help="evaluate.py --json scores of the finished model, starred at the end")
+    parser.add_argument("--final-label", default="finished model, lm decoder (evaluate.py defaults)",
+                        help="legend name of --final")
     args = parser.parse_args()
     rows = validation_rows(args.run)
     times = validation_minutes(args.run, rows, args.minutes)
@@ -52,6 +58,12 @@ def main() -> None:
         for name, values in accuracy_by_set(old_rows).items():
             if name != "val" and name in colours:
                 ax.plot(old_times, values, "--", color=colours[name], alpha=0.6, label=f"{name}, {args.compare_label}")
+    if args.final:
+        final = json.loads(args.final.read_text())["sets"]
+        starred = [name for name in colours if name in final]
+        for k, name in enumerate(starred):
+            ax.plot([times[-1]], [100 * final[name]["acc36"]], "*", markersize=12, color=colours[name],
+                    markeredgecolor="black", label=args.final_label if k == 0 else None)
     ax.set(xlabel="training time on 2 CPU cores (minutes)", ylabel="word accuracy acc36 (%)",
            title=f"{args.run.name}: {validation_step(rows[-1])} steps, {times[-1]:.0f} min")
     ax.grid(alpha=0.3)
