@@ -5,10 +5,9 @@
 One Markdown table, images in memory, image to text: batch-1 latency (median ms per word) on
 the sample ``simply`` (82x32 at the model's height) and batch-64 throughput (words/s, from the
 median time per batch of 64) on it resized to 128x32, so settings compare on equal work; then
-the same on the benchmark
-folders' words as they come (all of them, in batches of 64 in file order; latency over the first
-200; their widths vary, and only there do uncertain words cost the ``lm`` decoder a search), and
-acc36 over them; for PyTorch fp32 (NCHW and channels_last), bf16 autocast, int8 dynamic
+the same on the benchmark folders' words as they come (all of them, the sets interleaved, in
+batches of 64; latency over the first 200; their widths vary, and only there do uncertain
+words cost the ``lm`` decoder a search), and acc36 over them; for PyTorch fp32 (NCHW and channels_last), bf16 autocast, int8 dynamic
 quantisation, torch.compile and onnxruntime (fp32 and int8 static quantisation) with the
 greedy decoder, then the other decoders and the default settings of predict.py;
 plus the model's GFLOP per 32x128 word, the fraction of the CPU's peak (``--peak-gflops``,
