@@ -19,10 +19,10 @@ import torch
 from tqdm import tqdm
 
 from ocr import Recognizer
-from ocr.charset import normalize36
 from ocr.data.synth import rendered_words
 from ocr.decoding import Decoder, LanguagePrior, collapse, prefix_beam_search
 from ocr.language_model import DEFAULT_LM, CharNgram
+from ocr.metrics import WordScores
 
 
 def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:
@@ -30,29 +30,28 @@ def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:
     captured: list[np.ndarray] = []
     greedy = Decoder(rec.charset)
 
-    def capture(log_probs: torch.Tensor, lengths: torch.Tensor):
+    def capture(log_probs: torch.Tensor, lengths: torch.Tensor, word_starts: list[list[int]] | None = None):
         per_word = log_probs.float().permute(1, 0, 2).numpy()
         captured.extend(logp[:n].copy() for logp, n in zip(per_word, lengths.tolist()))
-        return greedy(log_probs, lengths)
+        return greedy(log_probs, lengths, word_starts)
 
     rec.decode = capture
     out = []
     for image in tqdm(images, desc="reading", unit="word"):
         captured.clear()
-        rec.read([image])  # one image per call: its log-probabilities are the last captured
+        rec.read([image])  # one image per call: its log-probabilities are the ones captured
         out.append(captured[0])  # rendered words are wider than tall: one orientation
     return out
 
 
 def scores(words: list[tuple[str, np.ndarray]], decode: Callable[[np.ndarray], str]) -> tuple[float, float, float]:
     """acc36 and acc_cs in percent, and milliseconds per word."""
-    start, ok36, ok_cs = time.perf_counter(), 0, 0
+    start, tally = time.perf_counter(), WordScores()
     for label, logp in words:
-        text = decode(logp)
-        ok36 += normalize36(text) == normalize36(label)
-        ok_cs += text == label
+        tally.add(decode(logp), label)
     ms = (time.perf_counter() - start) * 1000 / len(words)
-    return 100 * ok36 / len(words), 100 * ok_cs / len(words), ms
+    summary = tally.summary()
+    return 100 * summary["acc36"], 100 * summary["acc_cs"], ms
 
 
 def main() -> None:
