@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
+
+from tqdm import tqdm
 
 from ocr.charset import normalize36
 from ocr.data.datasets import read_label_file
@@ -36,7 +39,9 @@ def evaluate_folder(recognizer: Recognizer, folder: str | Path,
     scores = WordScores()
     start = time.perf_counter()
     results = recognizer.read_each([path for path, _ in items])
-    for (path, label), (_, result) in zip(items, results):
+    progress = tqdm(results, total=len(items), desc=Path(folder).name, unit="img",
+                    disable=len(items) < 256 or not sys.stderr.isatty())  # as predict.py
+    for (path, label), (_, result) in zip(items, progress, strict=True):
         if isinstance(result, ImageLoadError):
             log.warning("%s", result)
             text, confidence = "", 0.0
