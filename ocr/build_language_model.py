@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ocr.language_model import DEFAULT_LM, CharNgram
+from ocr.language_model import DEFAULT_LM, ORDER, VOCABULARY, CharNgram
 
 
 def main() -> None:
@@ -15,8 +15,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(DEFAULT_LM), help="where to write it (gzipped JSON)")
     parser.add_argument("--language", default="en", help="wordfreq language code (en, de, fr, es, ...)")
-    parser.add_argument("--vocabulary", type=int, default=100000, help="most frequent words to count")
-    parser.add_argument("--order", type=int, default=6, help="letters of history plus one")
+    parser.add_argument("--vocabulary", type=int, default=VOCABULARY, help="most frequent words to count")
+    parser.add_argument("--order", type=int, default=ORDER, help="letters of history plus one")
     args = parser.parse_args()
     try:
         model = CharNgram.from_wordfreq(args.language, args.vocabulary, args.order)

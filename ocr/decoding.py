@@ -138,8 +138,9 @@ class LanguagePrior:
         score, after = self._extend(state, c)
         if new_word and state != self.initial:
             restart, restart_after = self._extend(self.initial, c)
-            if self.end(state) + restart > score:
-                return self.end(state) + restart, restart_after
+            restart += self.end(state)
+            if restart > score:
+                return restart, restart_after
         return score, after
 
     def _extend(self, state: str, c: int) -> tuple[float, str]:

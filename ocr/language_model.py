@@ -22,6 +22,7 @@ from pathlib import Path
 START, END = "\x02", "\x03"  # word boundaries; no charset holds control characters
 DEFAULT_LM = Path(__file__).resolve().parent.parent / "data" / "models" / "english.lm.json.gz"
 LETTER_RUN = re.compile(r"[^\W\d_]+")
+VOCABULARY, ORDER = 100000, 6  # the shipped model: wordfreq's 100,000 most frequent words, 6-grams
 
 
 class CharNgram:
@@ -58,7 +59,7 @@ class CharNgram:
         return cls({ctx: dict(f) for ctx, f in followers.items()}, order, alphabet_size)
 
     @classmethod
-    def from_wordfreq(cls, language: str = "en", vocabulary_size: int = 100000, order: int = 6,
+    def from_wordfreq(cls, language: str = "en", vocabulary_size: int = VOCABULARY, order: int = ORDER,
                       flatten: float = 0.5) -> "CharNgram":
         """From wordfreq's ``vocabulary_size`` most frequent words of ``language``, each weighted
         by its frequency to the power ``flatten`` (0.5: rare words count more than in running

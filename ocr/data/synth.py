@@ -309,7 +309,6 @@ def rendered_words(overrides: list[str], count: int, seed: int) -> tuple[Synthet
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from ocr.charset import Charset
     from ocr.training import build_datamodule
 
     config_dir = Path(__file__).resolve().parents[2] / "configs"
