@@ -14,6 +14,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("dirs", nargs="+", help="folders holding images/ and labels.tsv")
     parser.add_argument("--json", dest="json_path", help="also write the numbers to this JSON file")
     parser.add_argument("--errors", help="write the misread words (acc36) to this TSV file, least confident first")
+    parser.add_argument("--holdout", type=float, metavar="FRACTION",
+                        help="score only the part of each folder that training with data.holdout=FRACTION kept out")
+    parser.add_argument("--holdout-seed", type=int, default=0, help="the data.holdout_seed of that training run")
     add_model_arguments(parser)
     return parser.parse_args()
 
@@ -32,7 +35,7 @@ def main() -> int:
     recognizer = load_recognizer(args)
     sets, total, total_seconds, misreadings = {}, WordScores(), 0.0, []
     for folder in folders:
-        scores, seconds = evaluate_folder(recognizer, folder, misreadings)
+        scores, seconds = evaluate_folder(recognizer, folder, misreadings, args.holdout, args.holdout_seed)
         sets[Path(folder).name] = summarize(scores, seconds)
         total, total_seconds = total.merge(scores), total_seconds + seconds
     result = {"sets": sets, "total": summarize(total, total_seconds)}

@@ -7,12 +7,16 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ocr.checkpoint import CheckpointError, atomic_save, read_checkpoint, safe_load
+import torch
+
+from ocr.charset import Charset
+from ocr.checkpoint import MODEL_PREFIX, CheckpointError, atomic_save, read_checkpoint, safe_load
 from ocr.data.sampling import ResumableLoader
 
 log = logging.getLogger(__name__)
 # what a resumed run must share with its checkpoint (None: the whole group); the rest,
 # such as rnn.impl or rnn.tbptt_steps, may change between runs
+OUTPUT_LAYER = "classifier"  # the CRNN's per-step linear layer, sized by the charset
 MUST_MATCH = {"charset": None, "model": ("input", "backbone"), "rnn": ("cell", "hidden_size", "num_layers", "bidirectional")}
 
 
@@ -52,6 +56,30 @@ def check_resumable(path: str | Path, hparams: dict) -> None:
                 f"{path}: its {group} config differs from this run's ({_first_difference(old, new)}); "
                 f"resume with the same {group} settings"
             )
+
+
+def init_from_checkpoint(model: torch.nn.Module, path: str | Path, charset: Charset) -> str:
+    """Copy a checkpoint's weights into ``model`` (a fine-tuning start); returns what was done.
+
+    Every tensor must match by name and shape, else :class:`CheckpointError` names the first
+    key that differs. A checkpoint with another charset keeps every layer but the output
+    layer (:data:`OUTPUT_LAYER`), which stays freshly initialised for ``charset``.
+    """
+    ckpt = read_checkpoint(path)
+    saved = {k[len(MODEL_PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(MODEL_PREFIX)}
+    same_charset = Charset.from_config(ckpt["hyper_parameters"]["charset"]) == charset
+    own = model.state_dict()
+    skip = set() if same_charset else {k for k in own if k.startswith(OUTPUT_LAYER + ".")}
+    for key in [k for k in [*own, *(k for k in saved if k not in own)] if k not in skip]:  # in layer order
+        if key not in own or key not in saved or own[key].shape != saved[key].shape:
+            where = lambda d: tuple(d[key].shape) if key in d else "absent"  # noqa: E731
+            raise CheckpointError(f"{path}: another architecture (model.{key}: checkpoint {where(saved)}, "
+                                  f"this config {where(own)}); init_from needs the same model and rnn settings")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in saved.items() if k not in skip}, strict=False)
+    if same_charset:
+        return f"initialised every layer from {path}"
+    return (f"initialised from {path}; its charset differs from this run's, so the output layer was "
+            f"re-initialised ({saved[OUTPUT_LAYER + '.bias'].numel()} -> {charset.num_classes} classes)")
 
 
 def _pick(cfg, keys):

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from ocr.charset import normalize36
 from ocr.data.datasets import read_label_file
+from ocr.data.splits import split_items
 from ocr.data.transforms import ImageLoadError
 from ocr.metrics import WordScores
 from ocr.recognizer import Recognizer
@@ -28,14 +29,18 @@ class Misreading(NamedTuple):
     confidence: float
 
 
-def evaluate_folder(recognizer: Recognizer, folder: str | Path,
-                    misreadings: list[Misreading] | None = None) -> tuple[WordScores, float]:
+def evaluate_folder(recognizer: Recognizer, folder: str | Path, misreadings: list[Misreading] | None = None,
+                    holdout: float | None = None, holdout_seed: int = 0) -> tuple[WordScores, float]:
     """Scores over every labelled image of ``folder`` and the seconds reading took; words read
     wrong (acc36) are appended to ``misreadings`` when given.
 
-    An unreadable image counts as an empty (wrong) reading and is logged.
+    With ``holdout``, only the images that training with ``data.holdout=holdout`` and
+    ``data.holdout_seed=holdout_seed`` kept out are scored. An unreadable image counts as an
+    empty (wrong) reading and is logged.
     """
     items = read_label_file(folder)
+    if holdout:
+        items = split_items(items, folder, "holdout", holdout, holdout_seed)
     scores = WordScores()
     start = time.perf_counter()
     results = recognizer.read_each([path for path, _ in items])

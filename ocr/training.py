@@ -1,6 +1,7 @@
 """Wire a Hydra config into a DataModule, a LightningModule and a Trainer, and fit."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -9,12 +10,14 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQ
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.charset import Charset
-from ocr.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable
+from ocr.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
 from ocr.data.module import OCRDataModule
 from ocr.data.transforms import Preprocess
 from ocr.diagnostics import GradientFlowMonitor
 from ocr.run_log import RunLogger, TrainingClock
 from ocr.system import RecognitionSystem
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -61,6 +64,8 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
         )
     if cfg.ckpt_path is not None:
         check_resumable(cfg.ckpt_path, dict(system.hparams))
+    elif cfg.init_from is not None:  # a resumed run takes its weights from ckpt_path instead
+        log.info(init_from_checkpoint(system.model, cfg.init_from, system.charset))
     callbacks = [
         # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,

@@ -11,7 +11,9 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from ocr.charset import Charset, charset_warning
+from ocr.data.augment import PhotoAugment
 from ocr.data.batch import Example, Extents
+from ocr.data.splits import split_items
 from ocr.data.synth import Renderer, TextSampler
 from ocr.data.transforms import ImageLoadError, Preprocess, load_image
 
@@ -83,14 +85,21 @@ def read_labels(root: str | Path, charset: Charset, strict: bool = False) -> lis
 
 
 class LabelledFolder(Dataset):
-    """A folder with images and ``labels.tsv`` (``relative/path<TAB>label`` per line)."""
+    """A folder with images and ``labels.tsv`` (``relative/path<TAB>label`` per line).
 
-    def __init__(self, root: str | Path, charset: Charset, preprocess: Preprocess, strict: bool = False) -> None:
+    ``part`` (``all``, ``train`` or ``holdout``) with ``holdout`` and ``holdout_seed`` picks
+    a fixed split of the folder (:mod:`ocr.data.splits`); ``augment`` changes each image at
+    random before it is resized (training only).
+    """
+
+    def __init__(self, root: str | Path, charset: Charset, preprocess: Preprocess, strict: bool = False,
+                 part: str = "all", holdout: float = 0.0, holdout_seed: int = 0,
+                 augment: PhotoAugment | None = None) -> None:
         self.root = Path(root)
-        self.items = read_labels(root, charset, strict)
+        self.items = split_items(read_labels(root, charset, strict), root, part, holdout, holdout_seed)
         if not self.items:
             raise DatasetError(f"{self.root}: no usable labelled image")
-        self.preprocess = preprocess
+        self.preprocess, self.augment = preprocess, augment
 
     def __len__(self) -> int:
         return len(self.items)
@@ -99,7 +108,10 @@ class LabelledFolder(Dataset):
         for offset in range(len(self)):  # one bad file must not kill a run: use a neighbour
             path, label = self.items[(index + offset) % len(self)]
             try:
-                return Example(self.preprocess(load_image(path))[0], label)
+                image = load_image(path)
+                if self.augment is not None:  # the global RNG is seeded per loader worker by Lightning
+                    image = self.augment(image, random.Random(random.getrandbits(64)))
+                return Example(self.preprocess(image)[0], label)
             except ImageLoadError as err:
                 log.warning("skipping %s", err)
         raise ImageLoadError(f"{self.root}: no readable image in the dataset")

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, RandomSampler, WeightedRandomSampler
 
 from ocr.charset import Charset
+from ocr.data.augment import PhotoAugment
 from ocr.data.batch import Collate
 from ocr.data.datasets import LabelledFolder, SyntheticWords
 from ocr.data.lmdb_store import LmdbWords
@@ -18,6 +19,7 @@ from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
 
 SYNTH_VAL_NAME = "val"
+HOLDOUT_NAME = "holdout"
 RENDERERS = {"basic": WordRenderer, "scene": SceneRenderer}
 SOURCES = ("synth", "folder", "lmdb")
 
@@ -39,6 +41,11 @@ class OCRDataModule(L.LightningDataModule):
         strict: a problem in a folder's labels or images stops training (default: skip it).
         bucket_batches: with a single LMDB source that records image sizes, batches are
             drawn from pools of this many batches sorted by width (less padding); 0: off.
+        holdout: fraction of each of ``folder_dirs`` kept out of training (a fixed split by
+            ``holdout_seed`` and file name, :mod:`ocr.data.splits`) and scored at every
+            validation as one set, ``holdout``; 0: train on all of it.
+        folder_augment: :class:`~ocr.data.augment.PhotoAugment` settings for training images
+            from ``folder_dirs``; empty: none.
 
     An epoch is ``synth.epoch_size`` samples when the mix holds more than one source or only
     ``synth``; a single folder or LMDB source is read once per epoch, shuffled.
@@ -58,6 +65,9 @@ class OCRDataModule(L.LightningDataModule):
         val_dirs: list[str] | tuple[str, ...] = (),
         strict: bool = False,
         bucket_batches: int = 32,
+        holdout: float = 0.0,
+        holdout_seed: int = 0,
+        folder_augment: dict | None = None,
     ) -> None:
         super().__init__()
         self.sources = {k: float(v) for k, v in (sources or {"synth": 1.0}).items() if v}
@@ -74,6 +84,10 @@ class OCRDataModule(L.LightningDataModule):
         self.charset, self.preprocess = charset, preprocess
         self.batch_size, self.num_workers, self.strict = batch_size, num_workers, strict
         self.bucket_batches = bucket_batches
+        if not 0.0 <= holdout < 1.0:
+            raise ValueError(f"data.holdout must be in [0, 1), got {holdout}")
+        self.holdout, self.holdout_seed = (holdout if folder_dirs else 0.0), holdout_seed
+        self.augment = PhotoAugment(**folder_augment) if folder_augment else None
         self.synth_cfg = dict(synth or {})
         self.dirs, self.val_dirs, self.val_size = dirs, list(val_dirs), val_size
         self.collate = Collate(charset)
@@ -93,7 +107,8 @@ class OCRDataModule(L.LightningDataModule):
     @property
     def val_names(self) -> list[str]:
         """Names of the validation sets, in dataloader order."""
-        return ([SYNTH_VAL_NAME] if self.val_size > 0 else []) + [Path(d).name for d in self.val_dirs]
+        return ([SYNTH_VAL_NAME] if self.val_size > 0 else []) + ([HOLDOUT_NAME] if self.holdout else []) + [
+            Path(d).name for d in self.val_dirs]
 
     def synthetic(self, size: int, seed: int) -> SyntheticWords:
         """A synthetic dataset as configured in ``data.synth``."""
@@ -107,8 +122,9 @@ class OCRDataModule(L.LightningDataModule):
         renderer = RENDERERS[name](fonts, **render)
         return SyntheticWords(size, seed, sampler, renderer, self.preprocess)
 
-    def _folder(self, root: str) -> LabelledFolder:
-        return LabelledFolder(root, self.charset, self.preprocess, self.strict)
+    def _folder(self, root: str, part: str = "all") -> LabelledFolder:
+        return LabelledFolder(root, self.charset, self.preprocess, self.strict, part, self.holdout,
+                              self.holdout_seed, self.augment if part == "train" else None)
 
     def setup(self, stage: str | None = None) -> None:
         if not self._parts and stage in (None, "fit"):
@@ -117,13 +133,16 @@ class OCRDataModule(L.LightningDataModule):
                     cfg = self.synth_cfg
                     self._parts[kind] = self.synthetic(cfg.get("epoch_size", 32000), cfg.get("seed", 0))
                 elif kind == "folder":
-                    self._parts[kind] = ConcatDataset([self._folder(d) for d in self.dirs["folder"]])
+                    part = "train" if self.holdout else "all"
+                    self._parts[kind] = ConcatDataset([self._folder(d, part) for d in self.dirs["folder"]])
                 else:
                     self._parts[kind] = ConcatDataset([LmdbWords(d, self.charset, self.preprocess)
                                                        for d in self.dirs["lmdb"]])
         if not self._val:
             if self.val_size > 0:
                 self._val[SYNTH_VAL_NAME] = self.synthetic(self.val_size, self.synth_cfg.get("val_seed", 12345))
+            if self.holdout:
+                self._val[HOLDOUT_NAME] = ConcatDataset([self._folder(d, "holdout") for d in self.dirs["folder"]])
             for d in self.val_dirs:
                 self._val[Path(d).name] = self._folder(d)
 

@@ -1,0 +1,90 @@
+"""Real photos in training: fixed hold-out splits, augmentation, fine-tuning with init_from."""
+import csv
+import logging
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from ocr.checkpoint import CheckpointError, safe_load
+from ocr.data.augment import PhotoAugment
+from ocr.data.splits import split_items
+from ocr.training import train
+from tests.conftest import SAMPLES, tiny_config
+
+WORDS = ["open", "simply", "Street", "Coffee", "year", "sale", "exit", "bus", "stop", "Genaxis Theatre"]
+
+
+def word_folder(root: Path, count: int = 20) -> Path:
+    """A labelled folder of ``count`` copies of the sample photos under varied labels."""
+    (root / "images").mkdir(parents=True)
+    photo = Image.open(SAMPLES / "simply.jpg")
+    lines = []
+    for i in range(count):
+        photo.save(root / "images" / f"w{i}.png")
+        lines.append(f"images/w{i}.png\t{WORDS[i % len(WORDS)]}")
+    (root / "labels.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_the_holdout_split_is_fixed_by_seed_and_file_names_not_line_order(tmp_path):
+    items = [(tmp_path / f"images/{i}.png", str(i)) for i in range(200)]
+    held = split_items(items, tmp_path, "holdout", 0.1, seed=0)
+    trained = split_items(items, tmp_path, "train", 0.1, seed=0)
+    assert len(held) == 20 and len(trained) == 180
+    assert not set(held) & set(trained)
+    assert set(split_items(list(reversed(items)), tmp_path, "holdout", 0.1, seed=0)) == set(held)
+    assert set(split_items(items, tmp_path, "holdout", 0.1, seed=1)) != set(held)
+
+
+def test_augmented_photos_keep_their_mode_and_vary_with_the_rng():
+    image = Image.open(SAMPLES / "simply.jpg").convert("L")
+    augment = PhotoAugment({"warp": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0, "contrast": 1.0, "jpeg": 1.0})
+    a, b = augment(image, random.Random(1)), augment(image, random.Random(2))
+    assert a.mode == "L" and min(a.size) >= 4
+    assert a.tobytes() != b.tobytes()
+    assert augment(image, random.Random(1)).tobytes() == a.tobytes()
+    with pytest.raises(ValueError, match="unknown augmentation effects"):
+        PhotoAugment({"sharpen": 0.5})
+
+
+def test_a_real_holdout_is_scored_at_every_validation_and_kept_out_of_training(tmp_path, caplog):
+    folder = word_folder(tmp_path / "photos")
+    cfg = tiny_config("data=mix", "data.sources.synth=0.5", "data.sources.folder=0.5", f"data.folder_dirs=[{folder}]",
+                      "data.holdout=0.1", "+data.folder_augment.effects.warp=0.5")
+    with caplog.at_level(logging.WARNING):
+        trainer = train(cfg, tmp_path / "run")
+    parts = trainer.datamodule._parts["folder"].datasets[0].items
+    held = trainer.datamodule._val["holdout"].datasets[0].items
+    assert len(held) == 2 and len(parts) == 18 and not set(held) & set(parts)
+    assert "dropped 2 label characters outside the charset: ' 'x2" in caplog.text  # "Genaxis Theatre", twice
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").open()))
+    assert [r["holdout/acc36"] for r in rows if r.get("holdout/acc36")], "holdout never scored"
+
+
+def test_init_from_copies_the_weights_with_a_fresh_optimiser(tiny_checkpoint, tmp_path):
+    train(tiny_config("data.val_size=0", "trainer.max_steps=1", f"init_from={tiny_checkpoint}",
+                      "optim.optimizer.lr=0.0"), tmp_path / "ft")
+    start, tuned = safe_load(tiny_checkpoint), safe_load(tmp_path / "ft" / "checkpoints" / "last.ckpt")
+    assert tuned["global_step"] == 1  # a new run, not a resumed one
+    for key, value in start["state_dict"].items():
+        if "num_batches_tracked" not in key and "running_" not in key:  # batch norm statistics still move
+            assert torch.equal(value, tuned["state_dict"][key]), key
+
+
+def test_init_from_another_charset_reinitialises_only_the_output_layer(tiny_checkpoint, tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        train(tiny_config("charset=lower36", "data.val_size=0", "trainer.max_steps=1", f"init_from={tiny_checkpoint}",
+                          "optim.optimizer.lr=0.0"), tmp_path / "ft")
+    assert "output layer was re-initialised (95 -> 37 classes)" in caplog.text
+    start, tuned = safe_load(tiny_checkpoint), safe_load(tmp_path / "ft" / "checkpoints" / "last.ckpt")
+    assert tuned["state_dict"]["model.classifier.weight"].shape[0] == 37
+    key = "model.sequence.rnn.weight_hh_l0"
+    assert torch.equal(start["state_dict"][key], tuned["state_dict"][key])
+
+
+def test_init_from_another_architecture_is_refused_naming_the_key(tiny_checkpoint, tmp_path):
+    with pytest.raises(CheckpointError, match=r"another architecture \(model\.sequence\.rnn\.weight_ih_l0: checkpoint \(128, "):
+        train(tiny_config("model.rnn_hidden_size=48", f"init_from={tiny_checkpoint}"), tmp_path / "ft")
