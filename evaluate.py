@@ -4,9 +4,9 @@ import json
 import sys
 from pathlib import Path
 
-from ocr.cli import add_model_arguments, load_recognizer
-from ocr.evaluation import evaluate_folder, markdown_table, summarize, write_misreadings
-from ocr.metrics import WordScores
+from ocr.reading.cli import add_model_arguments, load_recognizer
+from ocr.reading.evaluation import evaluate_folder, markdown_table, summarize, write_misreadings
+from ocr.text.metrics import WordScores
 
 
 def parse_args() -> argparse.Namespace:

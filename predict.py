@@ -6,8 +6,8 @@ import sys
 from tqdm import tqdm
 
 from ocr import ImageLoadError
-from ocr.cli import add_model_arguments, load_recognizer
-from ocr.inputs import expand_inputs
+from ocr.reading.cli import add_model_arguments, load_recognizer
+from ocr.reading.inputs import expand_inputs
 
 
 def parse_args() -> argparse.Namespace:

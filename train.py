@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from ocr.training import train
+from ocr.train.wiring import train
 
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")

@@ -28,10 +28,10 @@ from omegaconf import DictConfig, OmegaConf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ocr.charset import Charset  # noqa: E402
 from ocr.data.lmdb_store import LmdbWords, write_lmdb  # noqa: E402
-from ocr.data.synth import at_height  # noqa: E402
-from ocr.training import build_datamodule, build_system  # noqa: E402
+from ocr.data.prerender import at_height  # noqa: E402
+from ocr.text.charset import Charset  # noqa: E402
+from ocr.train.wiring import build_datamodule, build_system  # noqa: E402
 
 WARMUP, STEPS = 5, 25
 
@@ -61,7 +61,7 @@ def renderer_rows(charset: Charset, count: int = 500) -> dict[str, float]:
 
 
 def prerender(cfg: DictConfig, charset: Charset, folder: Path, count: int) -> Path:
-    """The same samples ``python -m ocr.data.synth --out`` writes (PNG at the model's height)."""
+    """The same samples ``python -m ocr.data.prerender --out`` writes (PNG at the model's height)."""
     dataset = build_datamodule(cfg, charset).synthetic(count, seed=2)
     write_lmdb(folder, at_height(dataset, count, cfg.model.input.height), count)
     return folder

@@ -22,13 +22,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from ocr.checkpoint import load_model  # noqa: E402
 from ocr.data.batch import pad_images  # noqa: E402
 from ocr.data.datasets import SyntheticWords  # noqa: E402
+from ocr.data.fonts import installed_fonts  # noqa: E402
 from ocr.data.scene import SceneRenderer  # noqa: E402
-from ocr.data.synth import TextSampler, installed_fonts  # noqa: E402
-from ocr.diagnostics import gradient_reach  # noqa: E402
+from ocr.data.texts import TextSampler  # noqa: E402
 from ocr.models import build_model  # noqa: E402
+from ocr.reading.checkpoint import load_model  # noqa: E402
+from ocr.train.diagnostics import gradient_reach  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = {"cells": "rnn", "clipping": "clip", "long_sequences": "rnn"}
@@ -95,7 +96,7 @@ def plot_experiment(name: str, runs: list[dict]) -> list[str]:
 
 
 def reach_curves(run: Path) -> dict[str, list[float]]:
-    """Gradient reach (ocr.diagnostics.gradient_reach) of layer 1, forward direction, at
+    """Gradient reach (ocr.train.diagnostics.gradient_reach) of layer 1, forward direction, at
     initialisation and after training, on 16 rendered random strings of 14-22 characters."""
     loaded = load_model(run / "checkpoints" / "last.ckpt")
     words = SyntheticWords(16, 0, TextSampler(loaded.charset, p_random=1.0, random_length=(14, 22)),

@@ -19,10 +19,11 @@ import torch
 from tqdm import tqdm
 
 from ocr import Recognizer
-from ocr.data.synth import rendered_words
-from ocr.decoding import Decoder, LanguagePrior, collapse, prefix_beam_search
-from ocr.language_model import DEFAULT_LM, CharNgram
-from ocr.metrics import WordScores
+from ocr.assets import DEFAULT_LM
+from ocr.data.prerender import rendered_words
+from ocr.text.decoding import Decoder, LanguagePrior, collapse, prefix_beam_search
+from ocr.text.language_model import CharNgram
+from ocr.text.metrics import WordScores
 
 
 def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:

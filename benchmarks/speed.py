@@ -34,7 +34,7 @@ from wordfreq import top_n_list
 from ocr import Recognizer
 from ocr.data.datasets import read_label_file
 from ocr.data.transforms import load_image
-from ocr.metrics import WordScores
+from ocr.text.metrics import WordScores
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,15 +2,23 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hypothesis import settings
 from omegaconf import DictConfig
+
+from ocr.data.basic import WordRenderer
+from ocr.data.batch import Example
+from ocr.data.fonts import installed_fonts
+from ocr.data.transforms import Preprocess
+from ocr.text.charset import Charset
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -55,8 +63,31 @@ def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.Comple
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A checkpoint from a few training steps of a tiny model (weights barely trained)."""
-    from ocr.training import train
+    from ocr.train.wiring import train
 
     run_dir = tmp_path_factory.mktemp("tiny_run")
     train(tiny_config(), run_dir)
     return run_dir / "checkpoints" / "last.ckpt"
+
+
+WORDS = ["simply", "OPEN", "cafe", "2026", "Salutes!", "street", "ab", "Hello"]
+CHARSET = Charset("".join(chr(c) for c in range(33, 127)))
+
+
+def eight_words() -> list[Example]:
+    """WORDS rendered plainly (fixed seed), with their character extents."""
+    rng = random.Random(0)
+    renderer = WordRenderer(installed_fonts()[:4], font_sizes=(40, 44), max_angle=0.0)
+    preprocess = Preprocess(max_width=160)
+    examples = []
+    for word in WORDS:
+        image, extents = renderer.render(word, rng)
+        tensor, scale = preprocess(image)
+        examples.append(Example(tensor, word, [(a * scale, b * scale) for a, b in extents]))
+    return examples
+
+
+def random_logp(seed: int, steps: int = 5, classes: int = 3, sharpness: float = 2.0) -> np.ndarray:
+    """Random per-step log-probabilities ``(steps, classes)``, reproducible by ``seed``."""
+    logits = np.random.default_rng(seed).normal(size=(steps, classes)) * sharpness
+    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)

@@ -98,7 +98,7 @@ def test_hidden_gradient_probes_record_every_step():
 def test_gradient_flow_monitor_logs_every_step_and_draws_plots(tmp_path):
     import csv
 
-    from ocr.training import train
+    from ocr.train.wiring import train
     from tests.conftest import tiny_config
 
     cfg = tiny_config("rnn.impl=unrolled", "gradient_monitor.every_n_steps=2", "trainer.gradient_clip_val=0.01",
@@ -119,8 +119,8 @@ def test_gradient_flow_monitor_logs_every_step_and_draws_plots(tmp_path):
 
 
 def test_gradient_reach_decays_with_distance_for_a_contracting_rnn():
-    from ocr.diagnostics import gradient_reach
     from ocr.models import build_model
+    from ocr.train.diagnostics import gradient_reach
 
     torch.manual_seed(0)
     rnn = {"cell": "rnn", "hidden_size": 8, "num_layers": 1, "impl": "unrolled", "init": "orthogonal", "init_gain": 0.5}

@@ -1,6 +1,6 @@
 import pytest
 
-from ocr.charset import BLANK, Charset, UnknownCharacterError, normalize36
+from ocr.text.charset import BLANK, Charset, UnknownCharacterError, normalize36
 from tests.conftest import tiny_config
 
 

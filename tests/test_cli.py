@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ocr.checkpoint import load_model
+from ocr.reading.checkpoint import load_model
 from tests.conftest import ROOT, SAMPLES, run_script
 
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
@@ -79,7 +79,7 @@ def test_predict_rejects_a_file_that_is_not_a_checkpoint(tmp_path):
 
 def test_slim_copy_is_smaller_and_computes_the_same(tiny_checkpoint, tmp_path):
     slim = tmp_path / "slim.ckpt"
-    result = subprocess.run([sys.executable, "-m", "ocr.slim", str(tiny_checkpoint), str(slim)],
+    result = subprocess.run([sys.executable, "-m", "ocr.reading.slim", str(tiny_checkpoint), str(slim)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
     assert result.stdout.startswith(f"{slim}: ")
@@ -141,7 +141,7 @@ def test_evaluate_skips_files_matched_by_a_glob(tiny_checkpoint, tmp_path):
 
 
 def test_predict_with_a_letter_model_of_ones_own(tiny_checkpoint, tmp_path):
-    from ocr.language_model import CharNgram
+    from ocr.text.language_model import CharNgram
 
     model = tmp_path / "shop.lm.json.gz"
     CharNgram.from_words([("simply", 3), ("coffee", 2), ("open", 1)], order=4).save(model)

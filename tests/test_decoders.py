@@ -5,15 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from ocr.charset import Charset
-from ocr.decoding import Decoder, Lexicon, collapse, prediction_for, prefix_beam_search, viterbi_alignment
+from ocr.text.charset import Charset
+from ocr.text.decoding import Decoder, Lexicon, collapse, prediction_for, prefix_beam_search, viterbi_alignment
+from tests.conftest import random_logp
 
 CHARSET = Charset("ab")
-
-
-def random_logp(seed: int, steps: int = 5, classes: int = 3, sharpness: float = 2.0) -> np.ndarray:
-    logits = np.random.default_rng(seed).normal(size=(steps, classes)) * sharpness
-    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
 
 
 def label_probabilities(logp: np.ndarray) -> dict[tuple[int, ...], float]:

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from ocr.charset import Charset
-from ocr.decoding import collapse, greedy_decode
+from ocr.text.charset import Charset
+from ocr.text.decoding import collapse, greedy_decode
 
 CHARSET = Charset("abc")
 
@@ -50,7 +50,7 @@ def test_word_confidence_is_product_of_character_confidences():
 
 
 def test_accuracy_at_coverage_rejects_the_least_confident():
-    from ocr.metrics import accuracy_at_coverage
+    from ocr.text.metrics import accuracy_at_coverage
 
     outcomes = [(0.9, True)] * 8 + [(0.2, False), (0.1, False)]
     assert accuracy_at_coverage(outcomes, 1.0) == 0.8

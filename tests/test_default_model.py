@@ -1,6 +1,6 @@
 """The shipped default model works out of the box."""
 from ocr import Recognizer
-from ocr.recognizer import DEFAULT_MODEL
+from ocr.assets import DEFAULT_MODEL
 from tests.conftest import SAMPLES, run_script
 
 
@@ -25,8 +25,8 @@ def test_predict_and_evaluate_use_the_default_model_without_checkpoint(tmp_path)
 def test_a_rendered_three_word_line_is_read_whole_with_spaces():
     from PIL import Image, ImageDraw, ImageFont
 
-    from ocr.charset import normalize36
-    from ocr.data.synth import installed_fonts
+    from ocr.data.fonts import installed_fonts
+    from ocr.text.charset import normalize36
 
     font = ImageFont.truetype(str(next(p for p in installed_fonts() if p.name.startswith("OpenSans"))), 40)
     text = "Open daily sale"
@@ -40,7 +40,7 @@ def test_a_rendered_three_word_line_is_read_whole_with_spaces():
 def test_turned_tiny_and_huge_words_are_read():
     from PIL import Image, ImageDraw, ImageFont
 
-    from ocr.data.synth import installed_fonts
+    from ocr.data.fonts import installed_fonts
 
     font = ImageFont.truetype(str(next(p for p in installed_fonts() if p.name.startswith("OpenSans"))), 40)
     word = Image.new("L", (int(font.getlength("Station")) + 24, 56), 235)

@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from ocr.checkpoint import load_model
-from ocr.export import export
+from ocr.reading.checkpoint import load_model
+from ocr.reading.export import export
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
@@ -17,7 +17,7 @@ def test_export_matches_pytorch_with_dynamic_batch_and_width(tiny_checkpoint, tm
         with torch.no_grad():
             expected = model(images, widths)
         if fmt == "onnx":
-            from ocr.backends import OnnxModel
+            from ocr.reading.backends import OnnxModel
 
             got = OnnxModel(out, threads=2)(images, widths)  # batches split between two sessions
         else:
@@ -50,7 +50,7 @@ def test_onnx_backend_reads_like_pytorch(tiny_checkpoint, tmp_path):
 
 def test_int8_export_of_the_default_model_reads_like_pytorch(tmp_path):
     from ocr import Recognizer
-    from ocr.recognizer import DEFAULT_MODEL
+    from ocr.assets import DEFAULT_MODEL
     from tests.conftest import SAMPLES
 
     paths = sorted(SAMPLES.glob("*.*g"))

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from ocr.charset import Charset
-from ocr.decoding import Decoder, LanguagePrior, prefix_beam_search
-from ocr.language_model import DEFAULT_LM, END, CharNgram
-from tests.test_decoders import random_logp
+from ocr.assets import DEFAULT_LM
+from ocr.text.charset import Charset
+from ocr.text.decoding import Decoder, LanguagePrior, prefix_beam_search
+from ocr.text.language_model import END, CharNgram
+from tests.conftest import random_logp
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 

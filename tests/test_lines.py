@@ -1,8 +1,8 @@
 """Spaces from the gaps between words, for models trained on single words."""
 import torch
 
-from ocr.decoding import Prediction
-from ocr.lines import batch_word_gaps, insert_spaces, word_gaps
+from ocr.reading.lines import batch_word_gaps, insert_spaces, word_gaps
+from ocr.text.decoding import Prediction
 
 
 def columns(pattern: str) -> list[bool]:

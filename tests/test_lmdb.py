@@ -5,11 +5,11 @@ import sys
 import lmdb
 import pytest
 
-from ocr.charset import Charset
 from ocr.data.lmdb_store import LmdbWords, write_lmdb
 from ocr.data.sampling import WidthBucketSampler
 from ocr.data.transforms import Preprocess
-from ocr.training import train
+from ocr.text.charset import Charset
+from ocr.train.wiring import train
 from tests.conftest import ROOT, tiny_config
 
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
@@ -18,7 +18,7 @@ PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("lmdb") / "words.lmdb"
-    result = subprocess.run([sys.executable, "-m", "ocr.data.synth", "--count", "40", "--out", str(out),
+    result = subprocess.run([sys.executable, "-m", "ocr.data.prerender", "--count", "40", "--out", str(out),
                              "renderer=scene", "data.synth.text.vocabulary_size=2000"],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -82,7 +82,7 @@ def test_writing_over_an_existing_dataset_is_refused(rendered):
 
 def test_preview_grid(tmp_path):
     out = tmp_path / "grid.png"
-    result = subprocess.run([sys.executable, "-m", "ocr.data.synth", "--count", "8", "--preview", str(out),
+    result = subprocess.run([sys.executable, "-m", "ocr.data.prerender", "--count", "8", "--preview", str(out),
                              "data.synth.text.vocabulary_size=2000"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert out.stat().st_size > 1000

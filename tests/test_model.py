@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from ocr.models import CRNN, num_frames
+from ocr.geometry import num_frames
+from ocr.models import CRNN
 
 RNN = {"cell": "lstm", "hidden_size": 16, "num_layers": 2, "bidirectional": True}
 

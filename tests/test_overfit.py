@@ -1,33 +1,14 @@
 """A tiny model must learn 8 fixed words perfectly, with CTC and with per-step cross-entropy."""
-import random
-
 import lightning as L
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from ocr.charset import Charset
-from ocr.data.batch import Collate, Example
-from ocr.data.synth import WordRenderer, installed_fonts
-from ocr.data.transforms import Preprocess
-from ocr.decoding import greedy_decode
-from ocr.models import num_frames
-from ocr.system import RecognitionSystem
-
-WORDS = ["simply", "OPEN", "cafe", "2026", "Salutes!", "street", "ab", "Hello"]
-CHARSET = Charset("".join(chr(c) for c in range(33, 127)))
-
-
-def eight_words() -> list[Example]:
-    rng = random.Random(0)
-    renderer = WordRenderer(installed_fonts()[:4], font_sizes=(40, 44), max_angle=0.0)
-    preprocess = Preprocess(max_width=160)
-    examples = []
-    for word in WORDS:
-        image, extents = renderer.render(word, rng)
-        tensor, scale = preprocess(image)
-        examples.append(Example(tensor, word, [(a * scale, b * scale) for a, b in extents]))
-    return examples
+from ocr.data.batch import Collate
+from ocr.geometry import num_frames
+from ocr.text.decoding import greedy_decode
+from ocr.train.system import RecognitionSystem
+from tests.conftest import CHARSET, eight_words
 
 
 class StopWhenPerfect(L.Callback):

@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ocr.checkpoint import CheckpointError, safe_load
 from ocr.data.augment import PhotoAugment
 from ocr.data.splits import split_items
-from ocr.training import train
+from ocr.reading.checkpoint import CheckpointError, safe_load
+from ocr.train.wiring import train
 from tests.conftest import SAMPLES, tiny_config
 
 WORDS = ["open", "simply", "Street", "Coffee", "year", "sale", "exit", "bus", "stop", "Genaxis Theatre"]

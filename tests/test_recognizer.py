@@ -61,8 +61,8 @@ def test_reduced_precision_reads_like_fp32(backend, precision):
 
 
 def test_precisions_a_backend_cannot_run_are_refused(tmp_path):
-    from ocr.export import export
-    from ocr.recognizer import DEFAULT_MODEL
+    from ocr.assets import DEFAULT_MODEL
+    from ocr.reading.export import export
 
     with pytest.raises(ValueError, match="bf16 needs the torch backend"):
         Recognizer.load(backend="onnx", precision="bf16")
@@ -74,30 +74,32 @@ def test_precisions_a_backend_cannot_run_are_refused(tmp_path):
 
 
 def test_auto_backend_runs_the_shipped_int8_export_of_the_shipped_model(monkeypatch):
-    import ocr.backends
-    from ocr.backends import OnnxModel
-    from ocr.checkpoint import file_sha256
-    from ocr.recognizer import DEFAULT_MODEL, int8_export_of
+    import ocr.reading.backends
+    from ocr.assets import DEFAULT_MODEL
+    from ocr.reading.backends import OnnxModel
+    from ocr.reading.checkpoint import file_sha256
+    from ocr.reading.recognizer import int8_export_of
 
     shipped = int8_export_of(DEFAULT_MODEL)
-    assert ocr.backends.load_onnx(shipped).hparams["source_sha256"] == file_sha256(DEFAULT_MODEL)
-    monkeypatch.setattr(ocr.backends, "has_int8_dot_product", lambda: True)
+    assert ocr.reading.backends.load_onnx(shipped).hparams["source_sha256"] == file_sha256(DEFAULT_MODEL)
+    monkeypatch.setattr(ocr.reading.backends, "has_int8_dot_product", lambda: True)
     fast = Recognizer.load(backend="auto", precision="auto")
     assert isinstance(fast.model, OnnxModel) and fast.precision == "int8"
     paths = sorted(SAMPLES.glob("*.*g"))
     full = Recognizer.load(precision="fp32").read(paths)
     assert sum(a.text == b.text for a, b in zip(full, fast.read(paths))) >= len(paths) - 1
-    monkeypatch.setattr(ocr.backends, "has_int8_dot_product", lambda: False)  # no VNNI: PyTorch
+    monkeypatch.setattr(ocr.reading.backends, "has_int8_dot_product", lambda: False)  # no VNNI: PyTorch
     assert not isinstance(Recognizer.load(backend="auto", precision="auto").model, OnnxModel)
 
 
 def test_auto_backend_ignores_an_export_of_another_checkpoint(tiny_checkpoint, tmp_path, monkeypatch):
     import shutil
 
-    import ocr.backends
-    from ocr.recognizer import DEFAULT_MODEL, int8_export_of
+    import ocr.reading.backends
+    from ocr.assets import DEFAULT_MODEL
+    from ocr.reading.recognizer import int8_export_of
 
-    monkeypatch.setattr(ocr.backends, "has_int8_dot_product", lambda: True)
+    monkeypatch.setattr(ocr.reading.backends, "has_int8_dot_product", lambda: True)
     checkpoint = tmp_path / "mine.ckpt"
     shutil.copy(tiny_checkpoint, checkpoint)
     shutil.copy(int8_export_of(DEFAULT_MODEL), tmp_path / "mine.int8.onnx")

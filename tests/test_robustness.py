@@ -15,13 +15,12 @@ import torch
 from PIL import Image
 
 from ocr import CheckpointError, ImageLoadError
-from ocr.charset import Charset
-from ocr.checkpoint import safe_load
 from ocr.data.datasets import DatasetError, read_labels
 from ocr.data.transforms import Preprocess, load_image
-from ocr.inputs import expand_inputs
+from ocr.reading.checkpoint import safe_load
+from ocr.reading.inputs import expand_inputs
+from ocr.text.charset import Charset
 from tests.conftest import ROOT, SAMPLES, TINY, run_script, tiny_config
-
 
 WORD = Image.open(SAMPLES / "street.png").convert("RGB")
 STREET = (SAMPLES / "street.png").read_bytes()
@@ -153,7 +152,7 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch):
 
 
 def test_resuming_with_another_charset_is_a_clear_error(tiny_checkpoint, tmp_path):
-    from ocr.training import train
+    from ocr.train.wiring import train
 
     with pytest.raises(CheckpointError, match="its charset config differs"):
         train(tiny_config("charset=lower36", f"ckpt_path={tiny_checkpoint}"), tmp_path / "run")
@@ -186,7 +185,7 @@ def test_sigkill_mid_run_then_resume_continues_from_the_saved_step(tmp_path):
     for ckpt in (run / "checkpoints").glob("*.ckpt"):
         safe_load(ckpt)  # nothing half-written under a checkpoint name
     saved = safe_load(last)["global_step"]
-    from ocr.training import train
+    from ocr.train.wiring import train
 
     trainer = train(tiny_config(f"ckpt_path={last}", f"trainer.max_steps={saved + 4}"), tmp_path / "resumed")
     assert trainer.global_step == saved + 4

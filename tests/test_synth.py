@@ -6,14 +6,16 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from ocr.charset import Charset
 from ocr.data.alignment import frame_targets
+from ocr.data.basic import WordRenderer
 from ocr.data.datasets import SyntheticWords
+from ocr.data.fonts import installed_fonts
 from ocr.data.scene import SceneRenderer
-from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
+from ocr.data.texts import TextSampler
 from ocr.data.transforms import Preprocess
-from ocr.decoding import collapse
-from ocr.models import num_frames
+from ocr.geometry import num_frames
+from ocr.text.charset import Charset
+from ocr.text.decoding import collapse
 from tests.conftest import ROOT
 
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))

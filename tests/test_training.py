@@ -7,10 +7,10 @@ import lightning as L
 import pytest
 import torch
 
-from ocr.checkpoint import safe_load
-from ocr.system import NonFiniteTrainingError
-from ocr.training import ConfigError, build_datamodule, build_system, train
-from tests.conftest import run_script, tiny_config
+from ocr.reading.checkpoint import safe_load
+from ocr.train.system import NonFiniteTrainingError
+from ocr.train.wiring import ConfigError, build_datamodule, build_system, train
+from tests.conftest import WORDS, eight_words, run_script, tiny_config
 
 
 def test_ce_loss_without_alignment_fails_at_start_up(tmp_path):
@@ -69,7 +69,7 @@ def test_non_finite_gradients_are_skipped_then_training_stops(monkeypatch):
 
 def train_with_callback(cfg, run_dir: Path, callback: L.Callback) -> L.Trainer:
     """``train(cfg, run_dir)`` with ``callback`` added to the Trainer's callbacks."""
-    from ocr import training
+    from ocr.train import wiring
 
     original = L.Trainer.__init__
 
@@ -77,7 +77,7 @@ def train_with_callback(cfg, run_dir: Path, callback: L.Callback) -> L.Trainer:
         original(self, *args, callbacks=[*callbacks, callback], **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training.L.Trainer, "__init__", with_probe)
+        mp.setattr(wiring.L.Trainer, "__init__", with_probe)
         return train(cfg, run_dir)
 
 
@@ -138,8 +138,6 @@ def test_a_new_run_never_writes_over_a_folder_holding_one(tmp_path):
 
 
 def test_training_from_a_labelled_folder_survives_a_bad_image(tmp_path):
-    from tests.test_overfit import WORDS, eight_words
-
     folder = tmp_path / "words"
     (folder / "images").mkdir(parents=True)
     lines = []

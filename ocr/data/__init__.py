@@ -1,1 +1,4 @@
-"""Data: image loading and preprocessing, datasets, synthetic words, the DataModule."""
+"""Data: image loading and resizing, datasets (folders, LMDB, rendered words), renderers, splits.
+
+Imports ocr.text and the leaf modules (ocr.assets, ocr.geometry, ocr.config); no model, no Lightning wiring.
+"""

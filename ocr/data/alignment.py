@@ -8,8 +8,8 @@ A character narrower than the 4-pixel frame stride takes the nearest free frame.
 """
 from __future__ import annotations
 
-from ocr.charset import BLANK
-from ocr.models.backbone import FRAME_STRIDE
+from ocr.geometry import FRAME_STRIDE
+from ocr.text.charset import BLANK
 
 
 def frame_targets(

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ocr.charset import Charset
 from ocr.data.alignment import frame_targets
 from ocr.data.transforms import normalize
-from ocr.models import num_frames
+from ocr.geometry import num_frames
+from ocr.text.charset import Charset
 
 IGNORE_FRAME = -100
 Extents = list[tuple[float, float]]

@@ -10,15 +10,20 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ocr.charset import Charset, charset_warning
 from ocr.data.augment import PhotoAugment
+from ocr.data.basic import WordRenderer
 from ocr.data.batch import Example, Extents
+from ocr.data.drawing import Renderer
+from ocr.data.fonts import installed_fonts
+from ocr.data.scene import SceneRenderer
 from ocr.data.splits import split_items
-from ocr.data.synth import Renderer, TextSampler
+from ocr.data.texts import TextSampler
 from ocr.data.transforms import ImageLoadError, Preprocess, load_image
+from ocr.text.charset import Charset, charset_warning
 
 log = logging.getLogger(__name__)
 LABELS_FILE = "labels.tsv"
+RENDERERS = {"basic": WordRenderer, "scene": SceneRenderer}
 MAX_REPORTED = 20
 
 
@@ -143,3 +148,15 @@ class SyntheticWords(Dataset):
         image, label, extents = self.render(index)
         tensor, scale = self.preprocess(image)
         return Example(tensor, label, [(x0 * scale, x1 * scale) for x0, x1 in extents])
+
+
+def synthetic_words(synth: dict, charset: Charset, preprocess: Preprocess, size: int, seed: int) -> SyntheticWords:
+    """``size`` words of seed ``seed``, drawn as the ``data.synth`` config says (``text``,
+    ``render`` with the renderer's ``name``, ``font_dirs``)."""
+    render = dict(synth.get("render", {}))
+    name = render.pop("name", "basic")
+    if name not in RENDERERS:
+        raise ValueError(f"data.synth.render.name must be one of {sorted(RENDERERS)}, got {name!r}")
+    sampler = TextSampler(charset, **synth.get("text", {}))
+    fonts = installed_fonts(synth.get("font_dirs", []), case_sensitive=charset.case_sensitive)
+    return SyntheticWords(size, seed, sampler, RENDERERS[name](fonts, **render), preprocess)

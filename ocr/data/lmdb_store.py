@@ -20,9 +20,9 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ocr.charset import Charset
 from ocr.data.batch import Example, Extents
 from ocr.data.transforms import ImageLoadError, Preprocess, load_image
+from ocr.text.charset import Charset
 
 log = logging.getLogger(__name__)
 MAP_SIZE = 1 << 40  # address space only; the file grows as written

@@ -1,6 +1,6 @@
 """A scene-text renderer: words that look like crops of real photos, with character extents.
 
-Same interface as :class:`ocr.data.synth.WordRenderer` (``render(text, rng)``); what it adds,
+Same interface as :class:`ocr.data.basic.WordRenderer` (``render(text, rng)``); what it adds,
 each drawn at random per sample (probabilities: ``SceneRenderer.EFFECTS``, changed per
 effect with the ``effects`` argument, i.e. ``data.synth.render.effects`` in the config):
 - typography: variable-font weights and widths, letter spacing, outline (or outline-only
@@ -29,10 +29,11 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from ocr.assets import BACKGROUNDS
 from ocr.data.batch import Extents
-from ocr.data.synth import contrasting_level, font_families, load_font, noise_image
+from ocr.data.drawing import contrasting_level, noise_image
+from ocr.data.fonts import font_families, load_font
 
-BACKGROUNDS = Path(__file__).resolve().parents[2] / "data" / "backgrounds"
 _SWAPS_AXES = {Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270, Image.Transpose.TRANSPOSE,
                Image.Transpose.TRANSVERSE}
 

@@ -1,5 +1,4 @@
-"""Plain nn.Modules: no Lightning, no files."""
-from ocr.models.backbone import num_frames
+"""Plain nn.Modules: no Lightning, no files. Imports only ocr.geometry."""
 from ocr.models.crnn import CRNN, build_model
 
-__all__ = ["CRNN", "build_model", "num_frames"]
+__all__ = ["CRNN", "build_model"]

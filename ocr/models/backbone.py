@@ -7,23 +7,12 @@ convolution without padding takes one away. Frame ``t`` is centred on input colu
 """
 from __future__ import annotations
 
-from typing import TypeVar
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-IntOrTensor = TypeVar("IntOrTensor", int, Tensor)
-
 # Channels of the seven convolutions in Shi et al. (TPAMI 2017), before the width multiplier.
 PAPER_CHANNELS = (64, 128, 256, 256, 512, 512, 512)
-FRAME_STRIDE = 4
-
-
-def num_frames(width: IntOrTensor) -> IntOrTensor:
-    """Number of time steps the backbone produces for an input of this width (int or tensor)."""
-    return width // FRAME_STRIDE + 1
-
 
 def _conv(c_in: int, c_out: int, kernel: int = 3, padding: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ocr.models.backbone import CRNNBackbone, num_frames
+from ocr.geometry import num_frames
+from ocr.models.backbone import CRNNBackbone
 from ocr.models.sequence import SequenceModel
 
 

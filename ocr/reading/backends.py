@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ocr.charset import Charset
-from ocr.checkpoint import CheckpointError, LoadedModel, file_sha256
 from ocr.data.transforms import Preprocess
+from ocr.reading.checkpoint import CheckpointError, LoadedModel, file_sha256
+from ocr.text.charset import Charset
 
 BACKENDS = ("torch", "onnx", "auto")
 
@@ -57,7 +57,7 @@ class OnnxModel:
 
 
 def load_onnx(path: str | Path) -> LoadedModel:
-    """An exported model (``python -m ocr.export``) with the charset and input settings it carries."""
+    """An exported model (``python -m ocr.reading.export``) with the charset and input settings it carries."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
@@ -75,8 +75,8 @@ def load_onnx(path: str | Path) -> LoadedModel:
 
 def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
     """Export a PyTorch checkpoint to a temporary ONNX file (int8-quantised with ``int8``:
-    a few seconds of calibration, see :mod:`ocr.quantization`) and load that."""
-    from ocr.export import export
+    a few seconds of calibration, see :mod:`ocr.reading.quantization`) and load that."""
+    from ocr.reading.export import export
 
     with tempfile.TemporaryDirectory() as folder:
         return load_onnx(export(checkpoint, "onnx-int8" if int8 else "onnx", Path(folder) / "model.onnx"))
@@ -100,7 +100,7 @@ def fast_int8(onnx_path: Path, checkpoint: Path) -> LoadedModel | None:
         return None
     loaded = load_onnx(onnx_path)
     if loaded.hparams["source_sha256"] != file_sha256(checkpoint):
-        warnings.warn(f"{onnx_path}: not exported from {checkpoint} (re-export it with python -m ocr.export); "
+        warnings.warn(f"{onnx_path}: not exported from {checkpoint} (re-export it with python -m ocr.reading.export); "
                       "using PyTorch", stacklevel=2)
         return None
     return loaded

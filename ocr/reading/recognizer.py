@@ -10,17 +10,15 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ocr.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
-from ocr.checkpoint import load_model
+from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
 from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
-from ocr.decoding import Decoder, Lexicon, Prediction
-from ocr.language_model import DEFAULT_LM
-from ocr.lines import batch_word_gaps, insert_spaces
-from ocr.models import num_frames
-from ocr.models.backbone import FRAME_STRIDE
+from ocr.geometry import FRAME_STRIDE, num_frames
+from ocr.reading.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
+from ocr.reading.checkpoint import load_model
+from ocr.reading.lines import batch_word_gaps, insert_spaces
+from ocr.text.decoding import Decoder, Lexicon, Prediction
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "default.ckpt"
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
 
@@ -102,7 +100,7 @@ class Recognizer:
         elif lexicon is not None:
             lexicon = Lexicon(list(lexicon), self.charset)
         if decoder == "lm" and not Path(language_model).is_file():
-            raise ValueError(f"{language_model}: no such language model file (python -m ocr.build_language_model)")
+            raise ValueError(f"{language_model}: no such language model file (python -m ocr.text.build_language_model)")
         self.decode = Decoder(self.charset, decoder, beam_width, lexicon, language_model)
         if decoder == "lm" and Path(language_model) != DEFAULT_LM:
             self.decode.prior  # a letter model the user names is checked now; the shipped one loads when first needed
@@ -115,12 +113,12 @@ class Recognizer:
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``lm`` (best path; words read with confidence below 0.9 searched again by a
-        beam search of ``beam_width`` under an English letter model, see :class:`ocr.decoding.Decoder`),
+        beam search of ``beam_width`` under an English letter model, see :class:`ocr.text.decoding.Decoder`),
         ``greedy`` (best path alone: codes, non-English text), ``beam`` (CTC prefix beam search
         of ``beam_width``) or ``lexicon`` (the most probable word of ``lexicon``: a word-list
         file or a list).
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
-        a ``.onnx`` from ``python -m ocr.export`` is used as is), or ``auto`` (what predict.py
+        a ``.onnx`` from ``python -m ocr.reading.export`` is used as is), or ``auto`` (what predict.py
         and evaluate.py use): with precision ``auto`` or ``int8``, the int8 export beside the
         checkpoint (``X.ckpt`` -> ``X.int8.onnx``, shipped for the default model) where
         onnxruntime is installed, the CPU has VNNI and the export came from this very
@@ -128,15 +126,15 @@ class Recognizer:
         ``precision``: ``fp32``; ``bf16`` (autocast, PyTorch backend); ``int8``: with PyTorch,
         dynamic quantisation of the RNN and linear layers; with onnxruntime, static
         quantisation of the convolutions and linear layer, calibrated on rendered words,
-        and dynamic quantisation of the LSTM (:mod:`ocr.quantization`); or ``auto``: bf16
+        and dynamic quantisation of the LSTM (:mod:`ocr.reading.quantization`); or ``auto``: bf16
         where the CPU computes it natively, else fp32.
         An ``.onnx`` file runs in the precision it was exported with.
         ``language_model``: the letter model of the ``lm`` decoder (default: the shipped English
-        one; ``python -m ocr.build_language_model --language de`` builds others).
+        one; ``python -m ocr.text.build_language_model --language de`` builds others).
         ``max_width``: inputs are resized to the model's height and squeezed only beyond this
         width, so a whole text line is read. When the charset has no space (models trained on
         single words), spaces are put where the gap between two characters is far wider than
-        the others (:func:`ocr.lines.insert_spaces`).
+        the others (:func:`ocr.reading.lines.insert_spaces`).
         """
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
@@ -149,7 +147,7 @@ class Recognizer:
         elif path.suffix == ".onnx":
             if precision == "int8":
                 raise ValueError(f"{path}: an ONNX file keeps the precision it was exported with "
-                                 "(python -m ocr.export --format onnx-int8)")
+                                 "(python -m ocr.reading.export --format onnx-int8)")
             loaded = load_onnx(path)
         elif backend == "onnx":
             loaded = load_as_onnx(path, int8=precision == "int8")

@@ -14,8 +14,8 @@ import math
 
 import torch
 
-from ocr.decoding import Prediction
-from ocr.models.backbone import FRAME_STRIDE
+from ocr.geometry import FRAME_STRIDE
+from ocr.text.decoding import Prediction
 
 MIN_HEIGHT_FRACTION = 0.15  # a word gap is at least this fraction of the image height wide
 

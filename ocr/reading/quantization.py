@@ -13,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ocr.checkpoint import LoadedModel
 from ocr.data.batch import pad_images
 from ocr.data.datasets import SyntheticWords
+from ocr.data.fonts import installed_fonts
 from ocr.data.scene import SceneRenderer
-from ocr.data.synth import TextSampler, installed_fonts
+
+# Relu and MaxPool too: quantised, they run on the uint8 tensors between convolutions instead
+from ocr.data.texts import TextSampler
+from ocr.reading.checkpoint import LoadedModel
 
 # Relu and MaxPool too: quantised, they run on the uint8 tensors between convolutions instead
 # of a dequantise -> fp32 -> quantise round trip around each (49.9 -> 44.0 ms per batch of 64)
@@ -42,8 +45,13 @@ def calibration_batches(loaded: LoadedModel, count: int = 256, batch_size: int =
 def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]]) -> Path:
     """Write an int8 copy of ``fp32_model`` to ``out``: convolutions and linear layer static
     (activation ranges from ``batches``), the LSTM dynamic."""
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

@@ -1,6 +1,6 @@
 """Export a checkpoint for deployment: ONNX or TorchScript, dynamic batch and width.
 
-    python -m ocr.export [--checkpoint X.ckpt] --format onnx|onnx-int8|torchscript --out F
+    python -m ocr.reading.export [--checkpoint X.ckpt] --format onnx|onnx-int8|torchscript --out F
 
 Without ``--checkpoint`` the shipped default model is exported.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from ocr.checkpoint import file_sha256, load_model
-from ocr.recognizer import DEFAULT_MODEL
+from ocr.assets import DEFAULT_MODEL
+from ocr.reading.checkpoint import file_sha256, load_model
 
 FORMATS = ("onnx", "onnx-int8", "torchscript")
 
@@ -51,7 +51,7 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
     if fmt == "onnx":
         _export_onnx(model, example, out)
     else:
-        from ocr.quantization import calibration_batches, quantize_onnx
+        from ocr.reading.quantization import calibration_batches, quantize_onnx
 
         with tempfile.TemporaryDirectory() as folder:
             fp32 = _export_onnx(model, example, Path(folder) / "fp32.onnx")

@@ -5,7 +5,7 @@ so the recognizer alone decides the case). Probabilities are Witten-Bell interpo
 a uniform distribution over the letters, so any spelling (names, brands) keeps a non-zero
 probability.
 
-``python -m ocr.build_language_model`` builds the shipped English model from wordfreq's word
+``python -m ocr.text.build_language_model`` builds the shipped English model from wordfreq's word
 list (data CC-BY-SA 4.0, Robyn Speer and contributors).
 """
 from __future__ import annotations
@@ -20,7 +20,6 @@ from functools import lru_cache
 from pathlib import Path
 
 START, END = "\x02", "\x03"  # word boundaries; no charset holds control characters
-DEFAULT_LM = Path(__file__).resolve().parent.parent / "data" / "models" / "english.lm.json.gz"
 LETTER_RUN = re.compile(r"[^\W\d_]+")
 VOCABULARY, ORDER = 100000, 6  # the shipped model: wordfreq's 100,000 most frequent words, 6-grams
 

@@ -1,9 +1,9 @@
-"""Write an inference-only copy of a training checkpoint: ``python -m ocr.slim SRC DST``."""
+"""Write an inference-only copy of a training checkpoint: ``python -m ocr.reading.slim SRC DST``."""
 from __future__ import annotations
 
 import argparse
 
-from ocr.checkpoint import slim_checkpoint
+from ocr.reading.checkpoint import slim_checkpoint
 
 
 def main() -> None:

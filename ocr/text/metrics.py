@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ocr.charset import normalize36
+from ocr.text.charset import normalize36
 
 
 def edit_distance(a: str, b: str) -> int:

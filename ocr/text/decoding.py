@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
-from ocr.charset import BLANK, Charset
-from ocr.language_model import DEFAULT_LM, END, CharNgram
+from ocr.assets import DEFAULT_LM
+from ocr.text.charset import BLANK, Charset
+from ocr.text.language_model import END, CharNgram
 
 
 @dataclass
@@ -114,7 +115,7 @@ def greedy_decode(log_probs: Tensor, lengths: Tensor, charset: Charset) -> list[
 
 
 class LanguagePrior:
-    """Shallow fusion of a :class:`~ocr.language_model.CharNgram` into CTC beam search: a
+    """Shallow fusion of a :class:`~ocr.text.language_model.CharNgram` into CTC beam search: a
     prefix scores ``log P_ctc + weight * log P_lm + bonus * characters`` (the bonus offsets the
     prior's pull towards short readings).
 

@@ -5,13 +5,12 @@ import logging
 from pathlib import Path
 
 import lightning as L
+import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-import torch
-
-from ocr.charset import Charset
-from ocr.checkpoint import MODEL_PREFIX, CheckpointError, atomic_save, read_checkpoint, safe_load
 from ocr.data.sampling import ResumableLoader
+from ocr.reading.checkpoint import MODEL_PREFIX, CheckpointError, atomic_save, read_checkpoint, safe_load
+from ocr.text.charset import Charset
 
 log = logging.getLogger(__name__)
 # what a resumed run must share with its checkpoint (None: the whole group); the rest,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from ocr.charset import Charset
 from ocr.data.transforms import Preprocess
 from ocr.models import CRNN, build_model
+from ocr.text.charset import Charset
 
 MODEL_PREFIX = "model."
 

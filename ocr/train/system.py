@@ -8,12 +8,13 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor
 
-from ocr.charset import Charset
 from ocr.data.batch import Batch
-from ocr.decoding import greedy_decode
-from ocr.losses import build_loss
-from ocr.metrics import WordScores
-from ocr.models import build_model, num_frames
+from ocr.geometry import num_frames
+from ocr.models import build_model
+from ocr.text.charset import Charset
+from ocr.text.decoding import greedy_decode
+from ocr.text.metrics import WordScores
+from ocr.train.losses import build_loss
 
 log = logging.getLogger(__name__)
 

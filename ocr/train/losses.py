@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ocr.data.batch import IGNORE_FRAME, Batch
-from ocr.models import num_frames
+from ocr.geometry import num_frames
 
 
 class CTCLoss(nn.Module):

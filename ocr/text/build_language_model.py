@@ -1,4 +1,4 @@
-"""``python -m ocr.build_language_model``: build the letter n-gram model of the ``lm`` decoder
+"""``python -m ocr.text.build_language_model``: build the letter n-gram model of the ``lm`` decoder
 from wordfreq (by default the shipped English ``data/models/english.lm.json.gz``; ``--language
 de --out german.lm.json.gz`` for another language, used with ``--language-model``)."""
 from __future__ import annotations
@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ocr.language_model import DEFAULT_LM, ORDER, VOCABULARY, CharNgram
+from ocr.assets import DEFAULT_LM
+from ocr.text.language_model import ORDER, VOCABULARY, CharNgram
 
 
 def main() -> None:

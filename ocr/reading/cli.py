@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ocr.checkpoint import CheckpointError
-from ocr.backends import BACKENDS
-from ocr.decoding import DECODERS
-from ocr.language_model import DEFAULT_LM
-from ocr.recognizer import PRECISIONS, Recognizer
+from ocr.assets import DEFAULT_LM
+from ocr.reading.backends import BACKENDS
+from ocr.reading.checkpoint import CheckpointError
+from ocr.reading.recognizer import PRECISIONS, Recognizer
+from ocr.text.decoding import DECODERS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder lm and beam")
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
     parser.add_argument("--language-model", default=str(DEFAULT_LM),
-                        help="letter model for --decoder lm (python -m ocr.build_language_model; default: English)")
+                        help="letter model for --decoder lm (python -m ocr.text.build_language_model; default: English)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="PyTorch or onnxruntime (a .onnx checkpoint implies onnx); auto: the checkpoint's "
                              "int8 export beside it (X.int8.onnx, shipped for the default model) where onnxruntime "

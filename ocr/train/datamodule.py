@@ -8,19 +8,16 @@ import lightning as L
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, RandomSampler, WeightedRandomSampler
 
-from ocr.charset import Charset
 from ocr.data.augment import PhotoAugment
 from ocr.data.batch import Collate
-from ocr.data.datasets import LabelledFolder, SyntheticWords
+from ocr.data.datasets import LabelledFolder, SyntheticWords, synthetic_words
 from ocr.data.lmdb_store import LmdbWords
 from ocr.data.sampling import ResumableLoader, WidthBucketSampler
-from ocr.data.scene import SceneRenderer
-from ocr.data.synth import TextSampler, WordRenderer, installed_fonts
 from ocr.data.transforms import Preprocess
+from ocr.text.charset import Charset
 
 SYNTH_VAL_NAME = "val"
 HOLDOUT_NAME = "holdout"
-RENDERERS = {"basic": WordRenderer, "scene": SceneRenderer}
 SOURCES = ("synth", "folder", "lmdb")
 
 
@@ -112,15 +109,7 @@ class OCRDataModule(L.LightningDataModule):
 
     def synthetic(self, size: int, seed: int) -> SyntheticWords:
         """A synthetic dataset as configured in ``data.synth``."""
-        cfg = self.synth_cfg
-        sampler = TextSampler(self.charset, **cfg.get("text", {}))
-        render = dict(cfg.get("render", {}))
-        name = render.pop("name", "basic")
-        if name not in RENDERERS:
-            raise ValueError(f"data.synth.render.name must be one of {sorted(RENDERERS)}, got {name!r}")
-        fonts = installed_fonts(cfg.get("font_dirs", []), case_sensitive=self.charset.case_sensitive)
-        renderer = RENDERERS[name](fonts, **render)
-        return SyntheticWords(size, seed, sampler, renderer, self.preprocess)
+        return synthetic_words(self.synth_cfg, self.charset, self.preprocess, size, seed)
 
     def _folder(self, root: str, part: str = "all") -> LabelledFolder:
         return LabelledFolder(root, self.charset, self.preprocess, self.strict, part, self.holdout,

@@ -9,13 +9,13 @@ import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from ocr.charset import Charset
-from ocr.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
-from ocr.data.module import OCRDataModule
 from ocr.data.transforms import Preprocess
-from ocr.diagnostics import GradientFlowMonitor
-from ocr.run_log import RunLogger, TrainingClock
-from ocr.system import RecognitionSystem
+from ocr.text.charset import Charset
+from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
+from ocr.train.datamodule import OCRDataModule
+from ocr.train.diagnostics import GradientFlowMonitor
+from ocr.train.run_log import RunLogger, TrainingClock
+from ocr.train.system import RecognitionSystem
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from ocr.charset import normalize36
 from ocr.data.datasets import read_label_file
 from ocr.data.splits import split_items
 from ocr.data.transforms import ImageLoadError
-from ocr.metrics import WordScores
-from ocr.recognizer import Recognizer
+from ocr.reading.recognizer import Recognizer
+from ocr.text.charset import normalize36
+from ocr.text.metrics import WordScores
 
 log = logging.getLogger(__name__)
 COLUMNS = ("words", "acc36", "acc_cs", "ned", "confidence", "acc36_cov95", "acc36_cov90", "images_per_s")
