@@ -5,8 +5,7 @@ import sys
 from pathlib import Path
 
 from ocr.reading.cli import add_model_arguments, load_recognizer
-from ocr.reading.evaluation import evaluate_folder, markdown_table, summarize, write_misreadings
-from ocr.text.metrics import WordScores
+from ocr.reading.evaluation import evaluate_folders, markdown_table, write_misreadings
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,18 +31,12 @@ def main() -> int:
         print(f"error: {d}: not a folder with labels.tsv", file=sys.stderr)
     if missing or not folders:
         return 2
-    recognizer = load_recognizer(args)
-    sets, total, total_seconds, misreadings = {}, WordScores(), 0.0, []
-    for folder in folders:
-        scores, seconds = evaluate_folder(recognizer, folder, misreadings, args.holdout, args.holdout_seed)
-        sets[Path(folder).name] = summarize(scores, seconds)
-        total, total_seconds = total.merge(scores), total_seconds + seconds
-    result = {"sets": sets, "total": summarize(total, total_seconds)}
-    print(markdown_table({**sets, "total": result["total"]}))
+    report = evaluate_folders(load_recognizer(args), folders, args.holdout, args.holdout_seed)
+    print(markdown_table({**report.sets, "total": report.total}))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json_path).write_text(json.dumps(report.as_json(), indent=2) + "\n")
     if args.errors:
-        write_misreadings(misreadings, args.errors)
+        write_misreadings(report.misreadings, args.errors)
     return 0
 
 

@@ -21,12 +21,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
+from ocr.config import compose_config  # noqa: E402
 from ocr.data.batch import pad_images  # noqa: E402
-from ocr.data.datasets import SyntheticWords  # noqa: E402
-from ocr.data.fonts import installed_fonts  # noqa: E402
-from ocr.data.scene import SceneRenderer  # noqa: E402
-from ocr.data.texts import TextSampler  # noqa: E402
+from ocr.data.datasets import synthetic_words  # noqa: E402
 from ocr.models import build_model  # noqa: E402
 from ocr.reading.checkpoint import load_model  # noqa: E402
 from ocr.train.diagnostics import gradient_reach  # noqa: E402
@@ -99,8 +98,9 @@ def reach_curves(run: Path) -> dict[str, list[float]]:
     """Gradient reach (ocr.train.diagnostics.gradient_reach) of layer 1, forward direction, at
     initialisation and after training, on 16 rendered random strings of 14-22 characters."""
     loaded = load_model(run / "checkpoints" / "last.ckpt")
-    words = SyntheticWords(16, 0, TextSampler(loaded.charset, p_random=1.0, random_length=(14, 22)),
-                           SceneRenderer(installed_fonts(case_sensitive=False)), loaded.preprocess)
+    cfg = compose_config(["data.synth.text.p_random=1.0", "data.synth.text.random_length=[14,22]"])
+    words = synthetic_words(OmegaConf.to_container(cfg.data.synth, resolve=True), loaded.charset, loaded.preprocess,
+                            16, 0)
     images, _ = pad_images([words[i].image for i in range(len(words))])
     widths = torch.full((len(words),), images.shape[-1])  # padding counts as input: full-length sequences
     torch.manual_seed(0)

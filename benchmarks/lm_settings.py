@@ -21,7 +21,8 @@ from tqdm import tqdm
 from ocr import Recognizer
 from ocr.assets import DEFAULT_LM
 from ocr.data.prerender import rendered_words
-from ocr.text.decoding import Decoder, LanguagePrior, collapse, prefix_beam_search
+from ocr.text.decoders import GreedyDecoder, LmSettings
+from ocr.text.decoding import LanguagePrior, collapse, prefix_beam_search
 from ocr.text.language_model import CharNgram
 from ocr.text.metrics import WordScores
 
@@ -29,7 +30,7 @@ from ocr.text.metrics import WordScores
 def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:
     """Each image's (T, C) log-probabilities, as the recognizer's decoder receives them."""
     captured: list[np.ndarray] = []
-    greedy = Decoder(rec.charset)
+    greedy = GreedyDecoder(rec.charset)
 
     def capture(log_probs: torch.Tensor, lengths: torch.Tensor, word_starts: list[list[int]] | None = None):
         per_word = log_probs.float().permute(1, 0, 2).numpy()
@@ -85,12 +86,12 @@ def main() -> None:
     best = (0.0, 0.0, 0.0)
     for weight in args.weights:
         for bonus in args.bonuses:
-            acc36, acc_cs, ms = scores(words, searched(LanguagePrior(lm, charset, weight, bonus)))
+            acc36, acc_cs, ms = scores(words, searched(LanguagePrior(lm, charset, weight, bonus, LmSettings.other)))
             print(f"| lm, every word | {weight} | {bonus} | {acc36:.2f} | {acc_cs:.2f} | {ms:.2f} |", flush=True)
             best = max(best, (acc36, weight, bonus))
     _, weight, bonus = best
-    prior = LanguagePrior(lm, charset, weight, bonus)
-    confidences = [Decoder(charset)(torch.from_numpy(logp)[:, None], torch.tensor([len(logp)]))[0].confidence
+    prior = LanguagePrior(lm, charset, weight, bonus, LmSettings.other)
+    confidences = [GreedyDecoder(charset)(torch.from_numpy(logp)[:, None], torch.tensor([len(logp)]))[0].confidence
                    for _, logp in words]
     print(f"\nweight {weight}, bonus {bonus}: only words read below a confidence threshold searched\n")
     print("| threshold | prune | words searched | acc36 | acc_cs | ms/word |\n|---|---|---|---|---|---|")

@@ -5,6 +5,7 @@ import os
 import random
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,14 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hypothesis import settings
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from ocr.config import compose_config
 from ocr.data.basic import WordRenderer
 from ocr.data.batch import Example
 from ocr.data.fonts import installed_fonts
+from ocr.data.scene import SceneRenderer
+from ocr.data.texts import TextSampler
 from ocr.data.transforms import Preprocess
 from ocr.text.charset import Charset
 
@@ -91,3 +95,27 @@ def random_logp(seed: int, steps: int = 5, classes: int = 3, sharpness: float = 
     """Random per-step log-probabilities ``(steps, classes)``, reproducible by ``seed``."""
     logits = np.random.default_rng(seed).normal(size=(steps, classes)) * sharpness
     return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+@lru_cache(maxsize=None)
+def _synth_settings(renderer: str) -> dict:
+    cfg = compose_config([f"renderer={renderer}"]).data.synth
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def text_sampler(charset: Charset, **changes) -> TextSampler:
+    """The text sampler of configs/data/synth.yaml, with ``changes``."""
+    return TextSampler(charset, **{**_synth_settings("scene")["text"], **changes})
+
+
+def scene_renderer(fonts, effects: dict[str, float] | None = None, **changes) -> SceneRenderer:
+    """The scene renderer of configs/renderer/scene.yaml, ``effects`` changed, and ``changes``."""
+    render = {k: v for k, v in _synth_settings("scene")["render"].items() if k != "name"}
+    render["effects"] = {**render["effects"], **(effects or {})}
+    return SceneRenderer(fonts, **{**render, **changes})
+
+
+def basic_renderer(fonts, **changes) -> WordRenderer:
+    """The basic renderer of configs/renderer/basic.yaml, with ``changes``."""
+    render = {k: v for k, v in _synth_settings("basic")["render"].items() if k != "name"}
+    return WordRenderer(fonts, **{**render, **changes})

@@ -166,4 +166,4 @@ def test_predict_with_beam_and_lexicon_decoders(tiny_checkpoint, tmp_path):
     allowed = {v for w in ("simply", "open", "coffee", "2026") for v in (w, w.title(), w.upper())}
     assert {row["text"] for row in json.loads(lexicon.stdout)} <= allowed
     missing = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--decoder", "lexicon")
-    assert missing.returncode != 0 and "needs --lexicon" in missing.stderr
+    assert missing.returncode != 0 and "needs a word list (--lexicon FILE)" in missing.stderr

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from ocr.text.charset import Charset
-from ocr.text.decoding import Decoder, Lexicon, collapse, prediction_for, prefix_beam_search, viterbi_alignment
+from ocr.text.decoders import build_decoder
+from ocr.text.decoding import Lexicon, collapse, prediction_for, prefix_beam_search, viterbi_alignment
 from tests.conftest import random_logp
 
 CHARSET = Charset("ab")
@@ -63,7 +64,7 @@ def test_greedy_path_is_its_own_best_alignment(seed):
 def test_greedy_confidences_follow_the_documented_formula(seed):
     logp = np.stack([random_logp(seed * 10 + b, steps=12, classes=3, sharpness=3.0) for b in range(4)], axis=1)
     lengths = [12, 9, 5, 1]
-    predictions = Decoder(CHARSET)(torch.tensor(logp, dtype=torch.float32), torch.tensor(lengths))
+    predictions = build_decoder("greedy", CHARSET)(torch.tensor(logp, dtype=torch.float32), torch.tensor(lengths))
     for b, (prediction, n) in enumerate(zip(predictions, lengths)):
         row = logp[:n, b].astype(np.float32)
         ids = [i for i, _, _ in collapse(row.argmax(-1).tolist())]
@@ -82,7 +83,8 @@ def test_decoders_agree_on_a_clear_reading():
     log_probs = torch.tensor(logp, dtype=torch.float32)[:, None, :]
     lengths = torch.tensor([len(path)])
     lexicon = Lexicon(["abc", "abbc", "cab"], charset)
-    for decoder in (Decoder(charset), Decoder(charset, "beam", 5), Decoder(charset, "lexicon", lexicon=lexicon)):
+    for decoder in (build_decoder("greedy", charset), build_decoder("beam", charset, beam_width=5),
+                    build_decoder("lexicon", charset, lexicon=lexicon)):
         (prediction,) = decoder(log_probs, lengths)
         assert prediction.text == "abbc"
         assert prediction.confidence == pytest.approx(0.94**4, rel=1e-5)

@@ -7,7 +7,8 @@ import torch
 
 from ocr.assets import DEFAULT_LM
 from ocr.text.charset import Charset
-from ocr.text.decoding import Decoder, LanguagePrior, prefix_beam_search
+from ocr.text.decoders import LmSettings, build_decoder
+from ocr.text.decoding import LanguagePrior, prefix_beam_search
 from ocr.text.language_model import END, CharNgram
 from tests.conftest import random_logp
 
@@ -82,8 +83,8 @@ def test_the_lm_decoder_reads_an_uncertain_letter_as_the_english_word():
     lm = CharNgram.from_words([("hotel", 10), ("motel", 3), ("hello", 5)], order=4)
     log_probs = ambiguous_reading(charset, "HOTEL", "C", position=3, p_second=0.55)
     lengths = torch.tensor([log_probs.shape[0]])
-    (greedy,) = Decoder(charset)(log_probs, lengths)
-    (read,) = Decoder(charset, "lm", language_model=lm)(log_probs, lengths)
+    (greedy,) = build_decoder("greedy", charset)(log_probs, lengths)
+    (read,) = build_decoder("lm", charset, language_model=lm)(log_probs, lengths)
     assert greedy.text == "HOTCL"
     assert read.text == "HOTEL"  # case from the image, spelling helped by the prior
     assert read.confidence == pytest.approx(0.45, rel=1e-3)  # the same confidence formula as every decoder
@@ -93,7 +94,7 @@ def test_the_lm_decoder_leaves_confident_readings_to_best_path():
     charset = Charset(LETTERS)
     lm = CharNgram.from_words([("hotel", 10)], order=4)
     log_probs = ambiguous_reading(charset, "hotel", "c", position=3, p_second=0.95)
-    (read,) = Decoder(charset, "lm", language_model=lm, lm_threshold=0.9)(log_probs, torch.tensor([10]))
+    (read,) = build_decoder("lm", charset, language_model=lm, lm_settings=LmSettings(threshold=0.9))(log_probs, torch.tensor([10]))
     assert read.text == "hotcl"
 
 
@@ -124,7 +125,7 @@ def test_a_gap_in_a_text_line_lets_the_prior_start_a_new_word():
         steps += [row, np.eye(charset.num_classes)[0] + 1e-3]
     log_probs = torch.tensor(np.log(np.array(steps) / np.array(steps).sum(1, keepdims=True)), dtype=torch.float32)
     log_probs, lengths = log_probs[:, None, :], torch.tensor([len(steps)])
-    decoder = Decoder(charset, "lm", language_model=lm, lm_threshold=1.01)
+    decoder = build_decoder("lm", charset, language_model=lm, lm_settings=LmSettings(threshold=1.01))
     (joined,) = decoder(log_probs, lengths)
     (split,) = decoder(log_probs, lengths, word_starts=[[11]])  # the gap: steps 10-11
     assert joined.text == "hotel:room"  # without the gap, only a symbol could end "hotel"

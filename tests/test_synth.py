@@ -7,16 +7,14 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from ocr.data.alignment import frame_targets
-from ocr.data.basic import WordRenderer
 from ocr.data.datasets import SyntheticWords
 from ocr.data.fonts import installed_fonts
-from ocr.data.scene import SceneRenderer
-from ocr.data.texts import TextSampler
+from ocr.data.scene import EFFECTS
 from ocr.data.transforms import Preprocess
 from ocr.geometry import num_frames
 from ocr.text.charset import Charset
 from ocr.text.decoding import collapse
-from tests.conftest import ROOT
+from tests.conftest import ROOT, basic_renderer, scene_renderer, text_sampler
 
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 
@@ -27,9 +25,9 @@ OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "condense": 1
 
 @pytest.fixture(scope="module", params=["basic", "scene", "scene_optional_effects"])
 def dataset(request) -> SyntheticWords:
-    sampler = TextSampler(PRINTABLE, vocabulary_size=2000)
-    renderer = {"basic": lambda f: WordRenderer(f), "scene": lambda f: SceneRenderer(f),
-                "scene_optional_effects": lambda f: SceneRenderer(f, effects=OPTIONAL_EFFECTS)}[request.param]
+    sampler = text_sampler(PRINTABLE, vocabulary_size=2000)
+    renderer = {"basic": lambda f: basic_renderer(f), "scene": lambda f: scene_renderer(f),
+                "scene_optional_effects": lambda f: scene_renderer(f, OPTIONAL_EFFECTS)}[request.param]
     return SyntheticWords(24, 7, sampler, renderer(installed_fonts()), Preprocess(max_width=256))
 
 
@@ -58,7 +56,7 @@ def test_frame_targets_decode_back_to_the_label(dataset):
 
 
 def test_text_sampler_mixes_case_and_stays_in_charset():
-    sampler = TextSampler(Charset("0123456789abcdefghijklmnopqrstuvwxyz", case_sensitive=False), vocabulary_size=2000)
+    sampler = text_sampler(Charset("0123456789abcdefghijklmnopqrstuvwxyz", case_sensitive=False), vocabulary_size=2000)
     rng = random.Random(0)
     texts = [sampler.sample(rng) for _ in range(300)]
     assert any(t.isupper() for t in texts) and any(t.islower() for t in texts)
@@ -68,7 +66,7 @@ def test_text_sampler_mixes_case_and_stays_in_charset():
 def test_random_strings_hold_the_configured_share_of_symbols():
     rng = random.Random(0)
     for share in (0.0, 0.1, 1.0):
-        sampler = TextSampler(PRINTABLE, vocabulary_size=2000, p_random=1.0, random_symbols=share)
+        sampler = text_sampler(PRINTABLE, vocabulary_size=2000, p_random=1.0, random_symbols=share)
         chars = "".join(sampler.sample(rng) for _ in range(400))
         symbols = sum(not c.isalnum() for c in chars) / len(chars)
         assert abs(symbols - share) < 0.03, (share, symbols)
@@ -82,30 +80,30 @@ def test_caps_only_faces_are_left_out_for_case_sensitive_labels():
 
 def test_scene_renderer_draws_on_photos_from_a_folder(tmp_path):
     Image.new("L", (64, 48), 200).save(tmp_path / "wall.png")
-    renderer = SceneRenderer(installed_fonts()[:2], background_dir=tmp_path, effects={"photo": 1.0})
+    renderer = scene_renderer(installed_fonts()[:2], {"photo": 1.0}, background_dir=tmp_path)
     image, extents = renderer.render("Open", random.Random(0))
     assert image.mode == "L" and len(extents) == 4
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match="empty: no .jpg"):
-        SceneRenderer(installed_fonts()[:2], background_dir=empty)
+        scene_renderer(installed_fonts()[:2], background_dir=empty)
     with pytest.raises(ValueError, match="missing: background photo folder not found"):
-        SceneRenderer(installed_fonts()[:2], background_dir=tmp_path / "missing")
+        scene_renderer(installed_fonts()[:2], background_dir=tmp_path / "missing")
 
 
-def test_renderer_effects_are_set_in_the_config_and_an_effect_left_off_changes_nothing():
-    assert dict(OmegaConf.load(ROOT / "configs" / "renderer" / "scene.yaml").effects) == SceneRenderer.EFFECTS
+def test_renderer_effects_are_all_set_in_the_config_and_an_effect_left_off_changes_nothing():
+    assert list(OmegaConf.load(ROOT / "configs" / "renderer" / "scene.yaml").effects) == list(EFFECTS)
     fonts = installed_fonts()[:4]
-    default, off, on = (SceneRenderer(fonts, effects=e) for e in (None, {"dots": 0.0}, OPTIONAL_EFFECTS))
+    default, off, on = (scene_renderer(fonts, e) for e in (None, {"dots": 0.0}, OPTIONAL_EFFECTS))
     images = [[r.render("Open", random.Random(seed))[0].tobytes() for seed in range(5)] for r in (default, off, on)]
     assert images[0] == images[1] and images[0] != images[2]
     with pytest.raises(ValueError, match=r"unknown renderer effects \['sparkle'\]"):
-        SceneRenderer(fonts, effects={"sparkle": 1.0})
+        scene_renderer(fonts, {"sparkle": 1.0})
 
 
 def test_condense_narrows_the_crop_and_its_extents():
     fonts = installed_fonts()
-    plain, condensed = SceneRenderer(fonts), SceneRenderer(fonts, effects={"condense": 1.0})
+    plain, condensed = scene_renderer(fonts), scene_renderer(fonts, {"condense": 1.0})
     for seed in range(5):
         (a, ea), (b, eb) = (r.render("Salutes", random.Random(seed)) for r in (plain, condensed))
         assert b.height == a.height and 0.4 <= b.width / a.width <= 0.7

@@ -124,7 +124,7 @@ def main() -> int:
     ranks = "\n".join(f"| `{p}` | {r} |" for p, r in sorted(LAYERS.items(), key=lambda kv: (kv[1], kv[0])))
     text = (f"# Package graph\n\nDrawn from the code by `python tools/package_graph.py --write docs/packages.md`;"
             f" an arrow means \"imports\". A package imports only packages of a lower rank (checked by"
-            f" `tests/test_layout.py`); {len(graph)} modules, {len(found)} problems.\n\n{mermaid(graph)}\n\n"
+            f" `tests/test_layout.py`).\n\n{mermaid(graph)}\n\n"
             f"| package | rank |\n|---|---|\n{ranks}\n")
     if args.write:
         Path(args.write).write_text(text)

@@ -18,7 +18,7 @@ from ocr.data.fonts import load_font
 class WordRenderer:
     """Draw a word on a plain or gradient gray background with light geometric and photometric noise."""
 
-    def __init__(self, fonts: list[Path], font_sizes: tuple[int, int] = (28, 48), max_angle: float = 3.0) -> None:
+    def __init__(self, fonts: list[Path], font_sizes: tuple[int, int], max_angle: float) -> None:
         if not fonts:
             raise ValueError("WordRenderer needs at least one font")
         self.fonts, self.font_sizes, self.max_angle = fonts, font_sizes, max_angle

@@ -1,8 +1,8 @@
 """A scene-text renderer: words that look like crops of real photos, with character extents.
 
 Same interface as :class:`ocr.data.basic.WordRenderer` (``render(text, rng)``); what it adds,
-each drawn at random per sample (probabilities: ``SceneRenderer.EFFECTS``, changed per
-effect with the ``effects`` argument, i.e. ``data.synth.render.effects`` in the config):
+each drawn at random per sample with the probability ``effects`` gives it (the config's
+``data.synth.render.effects``, ``configs/renderer/scene.yaml``; names in :data:`EFFECTS`):
 - typography: variable-font weights and widths, letter spacing, outline (or outline-only
   letters), drop shadow, 3-D extrusion, engraved or raised letters, gradient-filled
   letters, dot-matrix (LED or bulb) letters;
@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import math
 import random
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 from pathlib import Path
@@ -34,6 +35,11 @@ from ocr.data.batch import Extents
 from ocr.data.drawing import contrasting_level, noise_image
 from ocr.data.fonts import font_families, load_font
 
+EFFECTS = (  # in the order of configs/renderer/scene.yaml
+    "curve", "rotate", "perspective", "outline", "hollow", "shadow", "extrude", "emboss", "fill", "low_contrast",
+    "dots", "photo", "photo_turn", "texture", "neighbours", "frame_line", "loose", "deep_clip", "squeeze",
+    "condense", "low_res", "blur", "motion_blur", "jpeg", "lighting", "noise",
+)
 _SWAPS_AXES = {Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270, Image.Transpose.TRANSPOSE,
                Image.Transpose.TRANSVERSE}
 
@@ -65,6 +71,34 @@ def _vary(font: ImageFont.FreeTypeFont, rng: random.Random) -> None:
     font.set_variation_by_axes(values)
 
 
+@dataclass
+class _Layout:
+    """One sample's word as laid out on its canvas, before geometry and cropping."""
+
+    text: str
+    font: ImageFont.FreeTypeFont
+    bg: int  # background gray level
+    fg: int  # letters' gray level
+    stroke: int  # outline width in pixels; 0: none
+    loose: bool  # wide margins instead of a tight crop
+    margins: tuple[float, float]  # left and right crop margins, in font sizes
+    origin: list[tuple[float, float]]  # each character's pen position
+    advances: list[float]  # each character's advance width
+    width: float  # the whole word's advance width
+    pad_x: int  # canvas room left and right of the word
+    pad_y: int  # canvas room above and below the line
+    line_height: int  # the font's ascent + descent
+    plain: bool  # no extra spacing and no curve: drawn as one string (kerned)
+
+    @property
+    def size(self) -> int:
+        return self.font.size
+
+    @property
+    def canvas(self) -> tuple[int, int]:
+        return int(self.width) + 2 * self.pad_x, self.line_height + 2 * self.pad_y
+
+
 def _clamp(v: float) -> int:
     return max(0, min(255, int(v)))
 
@@ -77,31 +111,23 @@ class SceneRenderer:
         font_sizes: range of font sizes in pixels (the crop is about 1.1-1.6x that high).
         max_angle: rotations are drawn from a normal distribution clipped at this (degrees).
         background_dir: folder of photos (no text in them) for the photo backgrounds.
-        effects: probabilities that replace those of ``EFFECTS``, e.g. ``{"dots": 0.03}``.
+        effects: probability of each effect (names in :data:`EFFECTS`); one not given is off.
     """
-
-    EFFECTS = {
-        "curve": 0.15, "rotate": 0.5, "perspective": 0.4, "outline": 0.15, "shadow": 0.15, "extrude": 0.08,
-        "emboss": 0.06, "fill": 0.15, "low_contrast": 0.15, "dots": 0.0, "hollow": 0.0,
-        "photo": 0.3, "photo_turn": 0.0, "texture": 0.25, "neighbours": 0.3, "frame_line": 0.25, "loose": 0.15,
-        "deep_clip": 0.0, "squeeze": 0.0, "condense": 0.0,
-        "low_res": 0.5, "blur": 0.35, "motion_blur": 0.1, "jpeg": 0.4, "lighting": 0.3, "noise": 0.2,
-    }
 
     def __init__(
         self,
         fonts: list[Path],
-        font_sizes: tuple[int, int] = (20, 36),
-        max_angle: float = 8.0,
+        font_sizes: tuple[int, int],
+        max_angle: float,
+        effects: dict[str, float],
         background_dir: str | Path | None = None,
-        effects: dict[str, float] | None = None,
     ) -> None:
         if not fonts:
             raise ValueError("SceneRenderer needs at least one font")
-        unknown = sorted(set(effects or {}) - set(self.EFFECTS))
+        unknown = sorted(set(effects) - set(EFFECTS))
         if unknown:
-            raise ValueError(f"unknown renderer effects {unknown}; known: {sorted(self.EFFECTS)}")
-        self.p = {**self.EFFECTS, **(effects or {})}
+            raise ValueError(f"unknown renderer effects {unknown}; known: {sorted(EFFECTS)}")
+        self.p = {name: float(effects.get(name, 0.0)) for name in EFFECTS}
         self.families = font_families(fonts)
         self.font_sizes, self.max_angle = tuple(font_sizes), max_angle
         self.background_dir = str(background_dir or BACKGROUNDS)
@@ -114,6 +140,35 @@ class SceneRenderer:
         return p > 0 and rng.random() < p
 
     def render(self, text: str, rng: random.Random) -> tuple[Image.Image, Extents]:
+        word = self._layout(text, rng)
+        image = self._background(word.canvas, word.bg, rng)
+        layer = Image.new("L", word.canvas, 0)  # text coverage
+        _draw_text(ImageDraw.Draw(layer), text, word.origin, word.font, word.stroke, whole=word.plain)
+        if self.chance(rng, "dots"):
+            layer = ImageChops.multiply(layer, _dot_grid(word.canvas, max(3, word.size // rng.randint(5, 9)), rng))
+        if self.chance(rng, "neighbours"):
+            self._neighbours(ImageDraw.Draw(layer), word, rng)
+        self._paint(image, layer, word, rng)
+        if self.chance(rng, "frame_line"):
+            self._frame_line(image, word, rng)
+
+        # the ink's vertical extent, not the font's line box: crops are relative to the letters;
+        # a character's horizontal extent is its advance (cheap, and never overlaps the next)
+        _, ink_top, _, ink_bottom = word.font.getbbox(text, stroke_width=word.stroke)
+        ys = [y for _, y in word.origin]
+        top, bottom = min(ys) + ink_top, max(ys) + ink_bottom
+        extents = [(px - word.stroke, px + advance + word.stroke) for (px, _), advance in zip(word.origin, word.advances)]
+        image, extents, (top, bottom) = self._geometry(image, extents, top, bottom, word.bg, rng)
+        image, extents = self._crop(image, extents, top, bottom, word, rng)
+        if self.chance(rng, "squeeze"):  # crops of one word come in many aspect ratios
+            image, extents = _scale_width(image, extents, _log_uniform(rng, 0.7, 1.4))
+        elif self.chance(rng, "condense"):  # condensed lettering: tall, narrow letters
+            image, extents = _scale_width(image, extents, _log_uniform(rng, 0.4, 0.7))
+        return self._photometry(image, rng), extents
+
+    def _layout(self, text: str, rng: random.Random) -> _Layout:
+        """Font, levels, spacing, outline, curve and margins drawn for one sample, and where
+        each character goes on a canvas that leaves room for them."""
         font = load_font(rng.choice(rng.choice(self.families)), rng.randint(*self.font_sizes))
         _vary(font, rng)
         size = font.size
@@ -123,9 +178,8 @@ class SceneRenderer:
         stroke = max(1, size // 16) if self.chance(rng, "outline") else 0
         curve = rng.uniform(-0.25, 0.25) * size if self.chance(rng, "curve") else 0.0
         loose = self.chance(rng, "loose")
-        margins = [rng.uniform(0.3, 0.9) if loose else rng.uniform(-0.04, 0.3) for _ in range(2)]
+        margins = (*(rng.uniform(0.3, 0.9) if loose else rng.uniform(-0.04, 0.3) for _ in range(2)),)
 
-        # layout: pen position and ink box of every character, optional curved baseline
         ascent, descent = font.getmetrics()
         advance = {ch: font.getlength(ch) for ch in set(text)}
         advances = [advance[ch] for ch in text]
@@ -133,35 +187,12 @@ class SceneRenderer:
         width = max(1.0, offsets[-1] + advances[-1])
         n = len(text)
         dy = [curve * (((i + 0.5) / n) * 2 - 1) ** 2 for i in range(n)]  # a parabola: arcs up or down
-
         pad_x = int(max(margins) * size + 0.2 * size) + 2
         pad_y = int(0.3 * size + abs(curve)) + 2
-        canvas = (int(width) + 2 * pad_x, ascent + descent + 2 * pad_y)
-        origin = [(pad_x + off, pad_y + d) for off, d in zip(offsets, dy)]
-        image = self._background(canvas, bg, rng)
-        layer = Image.new("L", canvas, 0)  # text coverage
-        plain = spacing == 0 and curve == 0
-        _draw_text(ImageDraw.Draw(layer), text, origin, font, stroke, whole=plain)
-        if self.chance(rng, "dots"):
-            layer = ImageChops.multiply(layer, _dot_grid(canvas, max(3, size // rng.randint(5, 9)), rng))
-        if self.chance(rng, "neighbours"):
-            self._neighbours(ImageDraw.Draw(layer), font, origin, width, pad_x, rng)
-        self._paint(image, layer, bg, fg, font, text, origin, stroke, plain, rng)
-        if self.chance(rng, "frame_line"):
-            self._frame_line(image, pad_x, pad_y, width, ascent + descent, fg, rng)
-
-        # the ink's vertical extent, not the font's line box: crops are relative to the letters;
-        # a character's horizontal extent is its advance (cheap, and never overlaps the next)
-        _, ink_top, _, ink_bottom = font.getbbox(text, stroke_width=stroke)
-        top, bottom = pad_y + min(dy) + ink_top, pad_y + max(dy) + ink_bottom
-        extents = [(px - stroke, px + advance + stroke) for (px, _), advance in zip(origin, advances)]
-        image, extents, (top, bottom) = self._geometry(image, extents, top, bottom, bg, rng)
-        image, extents = self._crop(image, extents, top, bottom, size, margins, loose, rng)
-        if self.chance(rng, "squeeze"):  # crops of one word come in many aspect ratios
-            image, extents = _scale_width(image, extents, _log_uniform(rng, 0.7, 1.4))
-        elif self.chance(rng, "condense"):  # condensed lettering: tall, narrow letters
-            image, extents = _scale_width(image, extents, _log_uniform(rng, 0.4, 0.7))
-        return self._photometry(image, rng), extents
+        return _Layout(text=text, font=font, bg=bg, fg=fg, stroke=stroke, loose=loose, margins=margins,
+                       origin=[(pad_x + off, pad_y + d) for off, d in zip(offsets, dy)], advances=advances,
+                       width=width, pad_x=pad_x, pad_y=pad_y, line_height=ascent + descent,
+                       plain=spacing == 0 and curve == 0)
 
     def _background(self, size: tuple[int, int], bg: int, rng: random.Random) -> Image.Image:
         w, h = size
@@ -194,19 +225,20 @@ class SceneRenderer:
                 image = Image.composite(Image.new("L", size, _clamp(bg + rng.randint(-80, 80))), image, ramp)
         return image
 
-    def _neighbours(self, draw, font, origin, width, pad, rng) -> None:
+    def _neighbours(self, draw: ImageDraw.ImageDraw, word: _Layout, rng: random.Random) -> None:
         """Parts of other letters just outside the word (they get cropped to slivers)."""
         letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-        y = origin[0][1]
+        font, pad, y = word.font, word.pad_x, word.origin[0][1]
         gap = rng.uniform(0.5, 0.9) * font.size
         if rng.random() < 0.5:
             draw.text((pad - gap - font.getlength("W"), y), rng.choice(letters), font=font, fill=255)
         if rng.random() < 0.5:
-            draw.text((pad + width + gap, y), rng.choice(letters), font=font, fill=255)
+            draw.text((pad + word.width + gap, y), rng.choice(letters), font=font, fill=255)
 
-    def _paint(self, image, layer, bg, fg, font, text, origin, stroke, plain, rng) -> None:
+    def _paint(self, image: Image.Image, layer: Image.Image, word: _Layout, rng: random.Random) -> None:
         """Composite the text coverage onto the background, with shadow / extrusion / engraving /
         outline, in one level or a vertical gradient."""
+        bg, fg, font, stroke = word.bg, word.fg, word.font, word.stroke
         if self.chance(rng, "extrude"):
             dx, dy = rng.choice([-1, 1]), 1
             depth = rng.randint(2, max(3, font.size // 10))
@@ -224,7 +256,7 @@ class SceneRenderer:
         ink = _gradient(image.size, fg, rng) if self.chance(rng, "fill") else fg
         if stroke:  # the stroked coverage in the inverse level, the plain letters on top
             inner = Image.new("L", image.size, 0)
-            _draw_text(ImageDraw.Draw(inner), text, origin, font, 0, whole=plain)
+            _draw_text(ImageDraw.Draw(inner), word.text, word.origin, font, 0, whole=word.plain)
             if self.chance(rng, "hollow"):  # outline-only letters (open capitals, neon tubes)
                 image.paste(ink, (0, 0), ImageChops.subtract(layer, inner))
             else:
@@ -233,8 +265,9 @@ class SceneRenderer:
         else:
             image.paste(ink, (0, 0), layer)
 
-    def _frame_line(self, image, pad_x, pad_y, width, text_h, fg, rng) -> None:
+    def _frame_line(self, image: Image.Image, word: _Layout, rng: random.Random) -> None:
         """A sign's edge or underline near the word: the classic source of a spurious 'l'."""
+        pad_x, pad_y, width, text_h, fg = word.pad_x, word.pad_y, word.width, word.line_height, word.fg
         draw = ImageDraw.Draw(image)
         thick = rng.randint(1, 4)
         if rng.random() < 0.6:  # vertical edge just left or right of the word
@@ -277,10 +310,12 @@ class SceneRenderer:
             ys += [p[1] for p in corners]
         return out, new_extents, (min(ys), max(ys))
 
-    def _crop(self, image, extents, top, bottom, size, margins, loose, rng):
-        """Crop around the ink: ``margins`` (left, right) in font sizes; tight crops cut into
-        the letters by up to 8% of their height (20% with ``deep_clip``), loose ones leave up
-        to 40% above and below."""
+    def _crop(self, image: Image.Image, extents: Extents, top: float, bottom: float, word: _Layout,
+              rng: random.Random) -> tuple[Image.Image, Extents]:
+        """Crop around the ink: the word's margins (left, right) in font sizes; tight crops cut
+        into the letters by up to 8% of their height (20% with ``deep_clip``), loose ones leave
+        up to 40% above and below."""
+        size, margins, loose = word.size, word.margins, word.loose
         text_h = bottom - top
         cut = 0.2 if not loose and self.chance(rng, "deep_clip") else 0.08
         vertical = (-cut, 0.4) if loose else (-cut, 0.2)

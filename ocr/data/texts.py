@@ -17,23 +17,25 @@ class TextSampler:
     Words are drawn by frequency (wordfreq, flattened), or uniformly with ``p_uniform`` so
     that rare words appear.
 
-    Only texts whose every character survives ``charset.normalize`` unchanged in length
-    are produced, so character extents always line up with the label.
+    The settings come from ``data.synth.text`` (``configs/data/synth.yaml``). Only texts
+    whose every character survives ``charset.normalize`` unchanged in length are produced,
+    so character extents always line up with the label.
     """
 
     def __init__(
         self,
         charset: Charset,
-        vocabulary_size: int = 50000,
-        p_random: float = 0.1,
-        p_number: float = 0.05,
-        case_weights: tuple[float, float, float] = (0.5, 0.25, 0.25),
-        max_length: int = 16,
-        random_length: tuple[int, int] = (1, 10),
-        random_symbols: float = 0.1,
-        p_formatted: float = 0.0,
-        p_punctuated: float = 0.0,
-        p_uniform: float = 0.0,
+        *,
+        vocabulary_size: int,
+        p_random: float,
+        p_number: float,
+        case_weights: tuple[float, float, float],
+        max_length: int,
+        random_length: tuple[int, int],
+        random_symbols: float,
+        p_formatted: float,
+        p_punctuated: float,
+        p_uniform: float,
     ) -> None:
         from wordfreq import top_n_list
 

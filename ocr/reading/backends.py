@@ -21,11 +21,9 @@ BACKENDS = ("torch", "onnx", "auto")
 class OnnxModel:
     """onnxruntime with the CRNN's call signature: one single-threaded session per thread
     (``torch.get_num_threads()``), a batch split between them and run side by side (a run
-    releases the GIL). On the 2-core development machine that reads a batch of 64 words in
-    33.4 ms against 39.0 ms for one 2-thread session, and one word in 1.13 ms against 1.49 ms
-    (model alone, medians; the LSTM's step-by-step work divides poorly between the threads
-    of one run). Sessions beyond the first start with the first batch that needs
-    them, so reading one image starts as fast as before."""
+    releases the GIL): the LSTM's step-by-step work divides poorly between the threads of one
+    run (timings in the README, Speed). Sessions beyond the first start with the first batch
+    that needs them, so reading one image starts as fast as with one session."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime

@@ -8,7 +8,7 @@ from ocr.assets import DEFAULT_LM
 from ocr.reading.backends import BACKENDS
 from ocr.reading.checkpoint import CheckpointError
 from ocr.reading.recognizer import PRECISIONS, Recognizer
-from ocr.text.decoding import DECODERS
+from ocr.text.decoders import DECODERS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,11 +35,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:
     """The recognizer the arguments ask for; a bad checkpoint or lexicon exits with code 2."""
-    if args.decoder == "lexicon" and not args.lexicon:
-        sys.exit("error: --decoder lexicon needs --lexicon FILE")
     try:
-        return Recognizer.load(args.checkpoint, args.batch_size, args.decoder, args.beam_width, args.lexicon,
-                               args.backend, args.precision, language_model=args.language_model)
+        return Recognizer.load(args.checkpoint, batch_size=args.batch_size, decoder=args.decoder,
+                               beam_width=args.beam_width, lexicon=args.lexicon, backend=args.backend,
+                               precision=args.precision, language_model=args.language_model)
     except (CheckpointError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

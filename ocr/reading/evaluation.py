@@ -58,6 +58,30 @@ def evaluate_folder(recognizer: Recognizer, folder: str | Path, misreadings: lis
     return scores, time.perf_counter() - start
 
 
+class Report(NamedTuple):
+    """Scores of several folders: per set (by folder name), their word-weighted total, and the
+    words read wrong."""
+
+    sets: dict[str, dict[str, float]]
+    total: dict[str, float]
+    misreadings: list[Misreading]
+
+    def as_json(self) -> dict:
+        """``{"sets": {name: {...}}, "total": {...}}``, accuracies as fractions."""
+        return {"sets": self.sets, "total": self.total}
+
+
+def evaluate_folders(recognizer: Recognizer, folders: list[str | Path], holdout: float | None = None,
+                     holdout_seed: int = 0) -> Report:
+    """:func:`evaluate_folder` on each folder, in the order given, plus the word-weighted total."""
+    sets, total, seconds, misreadings = {}, WordScores(), 0.0, []
+    for folder in folders:
+        scores, took = evaluate_folder(recognizer, folder, misreadings, holdout, holdout_seed)
+        sets[Path(folder).name] = summarize(scores, took)
+        total, seconds = total.merge(scores), seconds + took
+    return Report(sets, summarize(total, seconds), misreadings)
+
+
 def write_misreadings(misreadings: list[Misreading], out: str | Path) -> None:
     """A TSV of ``path, label, reading, confidence``, least confident first."""
     rows = sorted(misreadings, key=lambda m: m.confidence)

@@ -14,26 +14,25 @@ from pathlib import Path
 import numpy as np
 
 from ocr.data.batch import pad_images
-from ocr.data.datasets import SyntheticWords
-from ocr.data.fonts import installed_fonts
-from ocr.data.scene import SceneRenderer
-
-# Relu and MaxPool too: quantised, they run on the uint8 tensors between convolutions instead
-from ocr.data.texts import TextSampler
+from ocr.data.datasets import synthetic_words
 from ocr.reading.checkpoint import LoadedModel
 
 # Relu and MaxPool too: quantised, they run on the uint8 tensors between convolutions instead
-# of a dequantise -> fp32 -> quantise round trip around each (49.9 -> 44.0 ms per batch of 64)
+# of a dequantise -> fp32 -> quantise round trip around each
 QUANTIZED_OPS = ["Conv", "Relu", "MaxPool", "MatMul", "Gemm"]
 
 
 def calibration_batches(loaded: LoadedModel, count: int = 256, batch_size: int = 32,
                         seed: int = 0) -> list[dict[str, np.ndarray]]:
-    """``count`` rendered scene words, preprocessed for ``loaded`` and padded into model inputs."""
-    charset = loaded.charset
-    words = SyntheticWords(count, seed, TextSampler(charset, p_uniform=0.3),
-                           SceneRenderer(installed_fonts(case_sensitive=charset.case_sensitive)),
-                           loaded.preprocess)
+    """``count`` words rendered as the default training config renders them
+    (``configs/data/synth.yaml``, ``renderer=scene``), preprocessed for ``loaded`` and padded
+    into model inputs."""
+    from omegaconf import OmegaConf
+
+    from ocr.config import compose_config
+
+    synth = OmegaConf.to_container(compose_config().data.synth, resolve=True)
+    words = synthetic_words(synth, loaded.charset, loaded.preprocess, count, seed)
     tensors = sorted((words[i].image for i in range(count)), key=lambda t: t.shape[-1])
     batches = []
     for start in range(0, count, batch_size):

@@ -15,9 +15,10 @@ from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.geometry import FRAME_STRIDE, num_frames
 from ocr.reading.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
-from ocr.reading.checkpoint import load_model
+from ocr.reading.checkpoint import LoadedModel, load_model
 from ocr.reading.lines import batch_word_gaps, insert_spaces
-from ocr.text.decoding import Decoder, Lexicon, Prediction
+from ocr.text.decoders import Decoder, build_decoder
+from ocr.text.decoding import Prediction
 
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
@@ -29,8 +30,8 @@ def int8_export_of(checkpoint: Path) -> Path:
 
 
 def fastest_precision() -> str:
-    """``bf16`` where the CPU computes it natively (1.8x the words/s of fp32 on the AVX-512
-    development machine, same accuracy within 0.1 point, see benchmarks/speed.py), else ``fp32``."""
+    """``bf16`` where the CPU computes it natively, else ``fp32`` (speeds and accuracy of each:
+    ``benchmarks/speed.py``)."""
     try:
         return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
     except (AttributeError, RuntimeError):
@@ -73,9 +74,8 @@ class Recognizer:
     >>> [p.text for p in rec.read(["data/samples/simply.jpg"])]
     """
 
-    def __init__(self, loaded, batch_size: int = 64, decoder: str = "lm", beam_width: int = 10,
-                 lexicon: str | Path | list[str] | None = None, precision: str = "fp32",
-                 max_width: int = MAX_LINE_WIDTH, language_model: str | Path = DEFAULT_LM) -> None:
+    def __init__(self, loaded: LoadedModel, decoder: Decoder, *, batch_size: int = 64, precision: str = "fp32",
+                 max_width: int = MAX_LINE_WIDTH) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
@@ -94,19 +94,13 @@ class Recognizer:
         self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
                                      trained.channels)
         self.spaces_from_gaps = " " not in self.charset.chars
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
         self.batch_size, self.precision = batch_size, precision
-        if isinstance(lexicon, (str, Path)):
-            lexicon = Lexicon.from_file(str(lexicon), self.charset)
-        elif lexicon is not None:
-            lexicon = Lexicon(list(lexicon), self.charset)
-        if decoder == "lm" and not Path(language_model).is_file():
-            raise ValueError(f"{language_model}: no such language model file (python -m ocr.text.build_language_model)")
-        self.decode = Decoder(self.charset, decoder, beam_width, lexicon, language_model)
-        if decoder == "lm" and Path(language_model) != DEFAULT_LM:
-            self.decode.prior  # a letter model the user names is checked now; the shipped one loads when first needed
+        self.decode = decoder
 
     @classmethod
-    def load(cls, checkpoint: str | Path | None = None, batch_size: int = 64, decoder: str = "lm",
+    def load(cls, checkpoint: str | Path | None = None, *, batch_size: int = 64, decoder: str = "lm",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
              backend: str = "torch", precision: str = "fp32", max_width: int = MAX_LINE_WIDTH,
              language_model: str | Path = DEFAULT_LM) -> "Recognizer":
@@ -153,7 +147,9 @@ class Recognizer:
             loaded = load_as_onnx(path, int8=precision == "int8")
         else:  # torch, or auto without a usable int8 export
             loaded = load_model(path)
-        return cls(loaded, batch_size, decoder, beam_width, lexicon, precision, max_width, language_model)
+        decode = build_decoder(decoder, loaded.charset, beam_width=beam_width, lexicon=lexicon,
+                               language_model=language_model)
+        return cls(loaded, decode, batch_size=batch_size, precision=precision, max_width=max_width)
 
     def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
         """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""
@@ -195,7 +191,7 @@ class Recognizer:
 
         Beside an onnxruntime model, PyTorch's work (normalising, word gaps, decoding) is light
         and runs on one thread: its idle OpenMP workers would otherwise spin while onnxruntime
-        runs (42.9 against 35.3 ms for 64 words on the development machine)."""
+        runs (README, Speed)."""
         order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
         out: list[Prediction | None] = [None] * len(pixels)
         threads = torch.get_num_threads() if isinstance(self.model, torch.nn.Module) else 1

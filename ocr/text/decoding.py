@@ -1,6 +1,6 @@
 """Turn per-step log-probabilities into text and confidence.
 
-Decoders (``greedy``, ``beam``, ``lexicon``) choose the text; confidence is computed the
+The decoders (:mod:`ocr.text.decoders`) choose the text with these algorithms; confidence is computed the
 same way for all of them: the text's best alignment to the steps (Viterbi) assigns each
 character a run of steps, the character's confidence is the highest probability of that
 character among its steps, and the word's confidence is the product of its characters'
@@ -12,13 +12,10 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 from torch import Tensor
 
-from ocr.assets import DEFAULT_LM
 from ocr.text.charset import BLANK, Charset
 from ocr.text.language_model import END, CharNgram
 
@@ -124,8 +121,7 @@ class LanguagePrior:
     not English words). The search keeps a state per prefix: the model's context in the
     current run of letters."""
 
-    def __init__(self, lm: CharNgram, charset: Charset, weight: float = 0.4, bonus: float = 2.0,
-                 other: float = 0.05) -> None:
+    def __init__(self, lm: CharNgram, charset: Charset, weight: float, bonus: float, other: float) -> None:
         self.lm, self.weight, self.bonus, self.other = lm, weight, bonus, weight * math.log(other)
         self.chars = [""] + list(charset.chars)  # by class id
         self.initial = lm.context("")
@@ -304,68 +300,3 @@ def _extend(gb: list[float], gn: list[float], last: int | None, c: int, emit: li
         prev_b = blank[t] * (prev_b + (nn[t - 1] if t else 0.0))
         nn[t], nb[t] = prev_n, prev_b
     return nb, nn, prefix_p
-
-
-DECODERS = ("lm", "greedy", "beam", "lexicon")
-
-
-class Decoder:
-    """Decode a batch with ``lm``, ``greedy``, ``beam`` (``beam_width``) or ``lexicon`` (a :class:`Lexicon`).
-
-    ``lm``: best path first; each word it reads with confidence below ``lm_threshold`` is
-    searched again by a CTC beam search (characters below ``lm_prune`` at a step not tried)
-    fused with the English letter model ``language_model`` (a :class:`CharNgram` or its file,
-    loaded at the first such word) as a :class:`LanguagePrior`. Its settings were chosen on
-    rendered words, never on benchmark photos (benchmarks/lm_settings.py).
-    """
-
-    def __init__(self, charset: Charset, name: str = "greedy", beam_width: int = 10, lexicon: Lexicon | None = None,
-                 language_model: CharNgram | str | Path = DEFAULT_LM, lm_threshold: float = 0.9,
-                 lm_prune: float = 0.01):
-        if name not in DECODERS:
-            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {name!r}")
-        if name == "lexicon" and lexicon is None:
-            raise ValueError("the lexicon decoder needs a word list (--lexicon FILE)")
-        self.charset, self.name, self.beam_width, self.lexicon = charset, name, beam_width, lexicon
-        self.language_model, self.lm_threshold, self.lm_prune = language_model, lm_threshold, lm_prune
-
-    @cached_property
-    def prior(self) -> LanguagePrior:
-        """The language prior of the ``lm`` decoder, loaded on first use."""
-        lm = self.language_model
-        return LanguagePrior(lm if isinstance(lm, CharNgram) else CharNgram.load(lm), self.charset)
-
-    def __call__(self, log_probs: Tensor, lengths: Tensor, word_starts: list[list[int]] | None = None) -> list[Prediction]:
-        """Predictions for ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps.
-
-        ``word_starts``: per image, the steps where a new word may begin (gaps the recognizer
-        saw in a text line); the ``lm`` decoder lets its letter model start a word there.
-        """
-        if self.name == "greedy":
-            return greedy_decode(log_probs, lengths, self.charset)
-        if self.name == "lm":
-            return self._rescored(log_probs, lengths, word_starts or [[] for _ in range(log_probs.shape[1])])
-        batch = log_probs.detach().float().permute(1, 0, 2).cpu().numpy()
-        predictions = []
-        for logp, n in zip(batch, lengths.tolist()):
-            logp = logp[:n]
-            if self.name == "beam":
-                ids, _ = prefix_beam_search(logp, self.beam_width)
-            else:
-                ids, _ = self.lexicon.best(logp)
-            predictions.append(prediction_for(logp, ids, self.charset))
-        return predictions
-
-    def _rescored(self, log_probs: Tensor, lengths: Tensor, word_starts: list[list[int]]) -> list[Prediction]:
-        """Best path, with the uncertain readings searched again under the language prior."""
-        predictions = greedy_decode(log_probs, lengths, self.charset)
-        uncertain = [b for b, p in enumerate(predictions) if p.confidence < self.lm_threshold]
-        if not uncertain:
-            return predictions
-        batch = log_probs.detach()[:, uncertain].float().permute(1, 0, 2).cpu().numpy()
-        for b, logp in zip(uncertain, batch):
-            logp = logp[: int(lengths[b])]
-            ids, _ = prefix_beam_search(logp, self.beam_width, self.lm_prune, self.prior, word_starts[b])
-            if self.charset.decode(ids) != predictions[b].text:
-                predictions[b] = prediction_for(logp, ids, self.charset)
-        return predictions
