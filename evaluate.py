@@ -1,11 +1,9 @@
 """Score a model on labelled folders: python evaluate.py DIR [DIR ...] [--checkpoint X.ckpt] [--json FILE] [--errors FILE]."""
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from ocr.reading.cli import add_model_arguments, load_recognizer
-from ocr.reading.evaluation import evaluate_folders, markdown_table, write_misreadings
+from ocr.reading.cli import add_model_arguments
+from ocr.reading.commands import evaluate
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,25 +18,5 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> int:
-    args = parse_args()
-    files = [d for d in args.dirs if Path(d).is_file()]  # e.g. a README matched by sets/*
-    for d in files:
-        print(f"note: {d}: a file, not a folder; skipped", file=sys.stderr)
-    folders = [d for d in args.dirs if d not in files]
-    missing = [d for d in folders if not (Path(d) / "labels.tsv").is_file()]
-    for d in missing:
-        print(f"error: {d}: not a folder with labels.tsv", file=sys.stderr)
-    if missing or not folders:
-        return 2
-    report = evaluate_folders(load_recognizer(args), folders, args.holdout, args.holdout_seed)
-    print(markdown_table({**report.sets, "total": report.total}))
-    if args.json_path:
-        Path(args.json_path).write_text(json.dumps(report.as_json(), indent=2) + "\n")
-    if args.errors:
-        write_misreadings(report.misreadings, args.errors)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(evaluate(parse_args()))

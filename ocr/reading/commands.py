@@ -1,0 +1,65 @@
+"""What predict.py and evaluate.py do once their arguments are parsed."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ocr.data.transforms import ImageLoadError
+from ocr.reading.cli import load_recognizer
+from ocr.reading.evaluation import evaluate_folders, markdown_table, write_misreadings
+from ocr.reading.inputs import expand_inputs
+
+
+def predict(args: argparse.Namespace) -> int:
+    """predict.py: read every input, print one line (or row) per image; 2 if any failed."""
+    paths, errors = expand_inputs(args.inputs)
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    recognizer = load_recognizer(args)
+    failed = bool(errors)
+    rows = []
+    progress = tqdm(total=len(paths), unit="img", disable=len(paths) < 256 or not sys.stderr.isatty())
+    if args.format == "tsv":
+        print("path\ttext\tconfidence")
+    for path, result in recognizer.read_each(paths):
+        progress.update()
+        if isinstance(result, ImageLoadError):
+            failed = True
+            progress.write(f"error: {result}", file=sys.stderr)
+            continue
+        if args.format == "json":
+            rows.append({"path": str(path), "text": result.text, "confidence": round(result.confidence, 4)})
+        elif args.format == "tsv":
+            print(f"{path}\t{result.text}\t{result.confidence:.4f}")
+        else:
+            print(f"{path}  {result.text}  {result.confidence:.3f}")
+    progress.close()
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    return 2 if failed else 0
+
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """evaluate.py: score each labelled folder, print the table, write --json / --errors."""
+    files = [d for d in args.dirs if Path(d).is_file()]  # e.g. a README matched by sets/*
+    for d in files:
+        print(f"note: {d}: a file, not a folder; skipped", file=sys.stderr)
+    folders = [d for d in args.dirs if d not in files]
+    missing = [d for d in folders if not (Path(d) / "labels.tsv").is_file()]
+    for d in missing:
+        print(f"error: {d}: not a folder with labels.tsv", file=sys.stderr)
+    if missing or not folders:
+        return 2
+    report = evaluate_folders(load_recognizer(args), folders, args.holdout, args.holdout_seed)
+    print(markdown_table({**report.sets, "total": report.total}))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(report.as_json(), indent=2) + "\n")
+    if args.errors:
+        write_misreadings(report.misreadings, args.errors)
+    return 0
+
