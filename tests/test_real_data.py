@@ -78,7 +78,7 @@ def test_init_from_another_charset_reinitialises_only_the_output_layer(tiny_chec
     with caplog.at_level(logging.INFO):
         train(tiny_config("charset=lower36", "data.val_size=0", "trainer.max_steps=1", f"init_from={tiny_checkpoint}",
                           "optim.optimizer.lr=0.0"), tmp_path / "ft")
-    assert "output layer was re-initialised (95 -> 37 classes)" in caplog.text
+    assert "the output layer was re-initialised (95 -> 37 classes)" in caplog.text
     start, tuned = safe_load(tiny_checkpoint), safe_load(tmp_path / "ft" / "checkpoints" / "last.ckpt")
     assert tuned["state_dict"]["model.classifier.weight"].shape[0] == 37
     key = "model.sequence.rnn.weight_hh_l0"

@@ -1,4 +1,6 @@
 """The TPS rectifier: identity at the start, blind to padding, learns a warp, exports to ONNX."""
+import importlib.util
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,29 +8,27 @@ import torch.nn.functional as F
 from ocr.models.rectifier import TPSRectifier, fiducial_rectangle, tps_sampling_matrix
 
 
-def test_it_starts_as_a_resize_of_each_images_valid_part_and_never_reads_the_padding():
-    rectifier = TPSRectifier(output_size=(32, 96)).eval()
+def test_it_starts_as_the_identity_keeps_each_width_and_never_reads_the_padding():
+    rectifier = TPSRectifier().eval()
     images = torch.rand(2, 1, 32, 200)
-    images[1, :, :, 120:] = 5.0  # padding of the narrower image
+    images[1, :, :, 120:] = 0.0  # padding of the narrower image, as batches have it
     out, widths = rectifier(images, torch.tensor([200, 120]))
-    assert out.shape == (2, 1, 32, 96) and widths.tolist() == [96, 96]
-    for i, w in enumerate((200, 120)):
-        expected = F.interpolate(images[i : i + 1, :, :, :w], size=(32, 96), mode="bilinear", align_corners=False)
-        assert torch.allclose(out[i : i + 1], expected, atol=1e-4)
+    assert out.shape == images.shape and widths.tolist() == [200, 120]
+    assert torch.allclose(out, images, atol=1e-4)
     alone, _ = rectifier(images[1:, :, :, :120], torch.tensor([120]))
-    assert torch.allclose(alone, out[1:], atol=1e-4)  # a reading does not depend on the batch
+    assert torch.allclose(alone, out[1:, :, :, :120], atol=1e-4)  # a reading does not depend on the batch
 
 
 def test_the_spline_carries_the_control_points_where_they_were_moved():
     targets = fiducial_rectangle(8, margin=0.0)
-    sampling = tps_sampling_matrix(targets, 3, 5)  # 3x5 output pixels
+    sampling = tps_sampling_matrix(targets, 3, 5)  # a 3x5 grid, corners included
     source = targets + 0.1 * torch.randn_like(targets)
     grid = (sampling @ source).view(3, 5, 2)
     assert torch.allclose(sampling.sum(dim=1), torch.ones(15), atol=1e-4)  # affine part: rows sum to 1
-    # identity points give the identity map of pixel centres
+    # unmoved points give the identity map of the grid
     centres = (sampling @ targets).view(3, 5, 2)
-    assert torch.allclose(centres[0, :, 0], torch.tensor([-0.8, -0.4, 0.0, 0.4, 0.8]), atol=1e-4)
-    assert torch.allclose(centres[:, 0, 1], torch.tensor([-2 / 3, 0.0, 2 / 3]), atol=1e-4)
+    assert torch.allclose(centres[0, :, 0], torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0]), atol=1e-4)
+    assert torch.allclose(centres[:, 0, 1], torch.tensor([-1.0, 0.0, 1.0]), atol=1e-4)
     assert not torch.allclose(grid, centres, atol=1e-3)
     with pytest.raises(ValueError, match="even number of at least 4"):
         fiducial_rectangle(5)
@@ -41,7 +41,7 @@ def test_it_learns_to_undo_a_slant():
     shear = torch.tensor([[1.0, 0.4, 0.0], [0.0, 1.0, 0.0]]).expand(8, 2, 3)
     slanted = F.grid_sample(straight, F.affine_grid(shear, list(straight.shape), align_corners=False),
                             align_corners=False, padding_mode="border")
-    rectifier = TPSRectifier(output_size=(32, 64), fiducials=8)
+    rectifier = TPSRectifier(fiducials=8)
     optimiser = torch.optim.Adam(rectifier.parameters(), lr=3e-3)
     first = None
     for _ in range(150):
@@ -66,3 +66,29 @@ def test_it_exports_to_onnx_with_a_dynamic_batch_and_width(tmp_path):
     for x, w in ((images, widths), other):
         (got, _) = session.run(None, {"images": x.numpy(), "widths": w.numpy()})
         assert torch.allclose(torch.from_numpy(got), rectifier(x, w)[0], atol=1e-4)
+
+
+def test_a_crnn_with_a_rectifier_trains_resumes_and_starts_from_a_plain_checkpoint(tiny_checkpoint, tmp_path, caplog):
+    import logging
+
+    from ocr.reading.checkpoint import load_model
+    from ocr.train.wiring import train
+    from tests.conftest import tiny_config
+
+    with caplog.at_level(logging.INFO):
+        train(tiny_config("model.rectifier=tps", "trainer.max_steps=2", f"init_from={tiny_checkpoint}"), tmp_path / "a")
+    assert "it has no rectifier, so the rectifier starts as the identity" in caplog.text
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    assert load_model(last).model.rectifier is not None
+    trainer = train(tiny_config("model.rectifier=tps", "trainer.max_steps=3", f"ckpt_path={last}"), tmp_path / "b")
+    assert trainer.global_step == 3
+    if importlib.util.find_spec("onnxruntime"):  # the whole CRNN with its rectifier exports
+        from ocr.reading.backends import load_onnx
+        from ocr.reading.export import export
+
+        onnx_model = load_onnx(export(last, "onnx", tmp_path / "tps.onnx")).model
+        images, widths = torch.rand(3, 1, 32, 140), torch.tensor([140, 100, 60])
+        expected = load_model(last).model(images, widths)
+        assert torch.allclose(torch.as_tensor(onnx_model(images, widths)), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="model.rectifier must be one of none, tps"):
+        train(tiny_config("model.rectifier=stn"), tmp_path / "c")

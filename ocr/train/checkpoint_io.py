@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 # what a resumed run must share with its checkpoint (None: the whole group); the rest,
 # such as rnn.impl or rnn.tbptt_steps, may change between runs
 OUTPUT_LAYER = "classifier"  # the CRNN's per-step linear layer, sized by the charset
-MUST_MATCH = {"charset": None, "model": ("input", "backbone"), "rnn": ("cell", "hidden_size", "num_layers", "bidirectional")}
+RECTIFIER = "rectifier"  # the CRNN's optional spatial transformer
+MUST_MATCH = {"charset": None, "model": ("input", "backbone", "rectifier", "tps"), "rnn": ("cell", "hidden_size", "num_layers", "bidirectional")}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -62,27 +63,40 @@ def init_from_checkpoint(model: torch.nn.Module, path: str | Path, charset: Char
 
     Every tensor must match by name and shape, else :class:`CheckpointError` names the first
     key that differs. A checkpoint with another charset keeps every layer but the output
-    layer (:data:`OUTPUT_LAYER`), which stays freshly initialised for ``charset``.
+    layer (:data:`OUTPUT_LAYER`), which stays freshly initialised for ``charset``; one without
+    a rectifier fills every layer but the ``model``'s rectifier, which stays the identity.
     """
     ckpt = read_checkpoint(path)
     saved = {k[len(MODEL_PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(MODEL_PREFIX)}
     same_charset = Charset.from_config(ckpt["hyper_parameters"]["charset"]) == charset
     own = model.state_dict()
     skip = set() if same_charset else {k for k in own if k.startswith(OUTPUT_LAYER + ".")}
+    new_rectifier = not any(k.startswith(RECTIFIER + ".") for k in saved)
+    if new_rectifier:  # a rectifier added to a trained CRNN starts as the identity
+        skip |= {k for k in own if k.startswith(RECTIFIER + ".")}
     for key in [k for k in [*own, *(k for k in saved if k not in own)] if k not in skip]:  # in layer order
         if key not in own or key not in saved or own[key].shape != saved[key].shape:
             where = lambda d: tuple(d[key].shape) if key in d else "absent"  # noqa: E731
             raise CheckpointError(f"{path}: another architecture (model.{key}: checkpoint {where(saved)}, "
                                   f"this config {where(own)}); init_from needs the same model and rnn settings")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in saved.items() if k not in skip}, strict=False)
-    if same_charset:
-        return f"initialised every layer from {path}"
-    return (f"initialised from {path}; its charset differs from this run's, so the output layer was "
-            f"re-initialised ({saved[OUTPUT_LAYER + '.bias'].numel()} -> {charset.num_classes} classes)")
+    notes = []
+    if not same_charset:
+        notes.append(f"its charset differs from this run's, so the output layer was re-initialised "
+                     f"({saved[OUTPUT_LAYER + '.bias'].numel()} -> {charset.num_classes} classes)")
+    if new_rectifier and any(k.startswith(RECTIFIER + ".") for k in own):
+        notes.append("it has no rectifier, so the rectifier starts as the identity")
+    return f"initialised from {path}" + ("; " + "; ".join(notes) if notes else ": every layer")
 
 
 def _pick(cfg, keys):
-    return cfg if keys is None or not isinstance(cfg, dict) else {k: cfg.get(k) for k in keys}
+    if keys is None or not isinstance(cfg, dict):
+        return cfg
+    picked = {k: cfg.get(k) for k in keys}
+    if "rectifier" in picked:  # checkpoints from before the rectifier have none
+        picked["rectifier"] = picked["rectifier"] or "none"
+        picked["tps"] = picked["tps"] if picked["rectifier"] == "tps" else None
+    return picked
 
 
 def _first_difference(saved, wanted) -> str:
