@@ -92,3 +92,18 @@ def test_a_crnn_with_a_rectifier_trains_resumes_and_starts_from_a_plain_checkpoi
         assert torch.allclose(torch.as_tensor(onnx_model(images, widths)), expected, atol=1e-4)
     with pytest.raises(ValueError, match="model.rectifier must be one of none, tps"):
         train(tiny_config("model.rectifier=stn"), tmp_path / "c")
+
+
+def test_int8_export_keeps_the_rectifier_in_fp32(tiny_checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from ocr.reading.export import export
+    from ocr.train.wiring import train
+    from tests.conftest import tiny_config
+
+    train(tiny_config("model.rectifier=tps", "trainer.max_steps=1", "data.val_size=0"), tmp_path / "run")
+    int8 = onnx.load(str(export(tmp_path / "run" / "checkpoints" / "last.ckpt", "onnx-int8", tmp_path / "m.onnx")))
+    quantized = {n.name for n in int8.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")}
+    assert quantized and not any("/rectifier/" in name for name in quantized)
+    assert any(n.op_type == "GridSample" for n in int8.graph.node)

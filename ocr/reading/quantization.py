@@ -43,7 +43,8 @@ def calibration_batches(loaded: LoadedModel, count: int = 256, batch_size: int =
 
 def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]]) -> Path:
     """Write an int8 copy of ``fp32_model`` to ``out``: convolutions and linear layer static
-    (activation ranges from ``batches``), the LSTM dynamic."""
+    (activation ranges from ``batches``), the LSTM dynamic. A rectifier stays fp32: its
+    sampling grid needs sub-pixel precision."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -64,8 +65,15 @@ def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[st
         quantize_static(
             str(fp32_model), str(convolutions), Reader(), quant_format=QuantFormat.QDQ,
             op_types_to_quantize=QUANTIZED_OPS, per_channel=True, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8, nodes_to_exclude=_rectifier_nodes(fp32_model),
         )
         # the LSTM's weights too, its activations quantised on the fly (DynamicQuantizeLSTM)
         quantize_dynamic(str(convolutions), str(out), op_types_to_quantize=["LSTM"], weight_type=QuantType.QInt8)
     return Path(out)
+
+
+def _rectifier_nodes(model: str | Path) -> list[str]:
+    """Names of the nodes the exporter put under the CRNN's ``rectifier`` module."""
+    import onnx
+
+    return [node.name for node in onnx.load(str(model)).graph.node if node.name.startswith("/rectifier/")]
