@@ -167,3 +167,18 @@ def test_predict_with_beam_and_lexicon_decoders(tiny_checkpoint, tmp_path):
     assert {row["text"] for row in json.loads(lexicon.stdout)} <= allowed
     missing = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--decoder", "lexicon")
     assert missing.returncode != 0 and "needs a word list (--lexicon FILE)" in missing.stderr
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--batch-size", "0"], "batch size must be a whole number of at least 1, got 0"),
+    (["--batch-size", "-1"], "batch size must be a whole number of at least 1, got -1"),
+    (["--decoder", "beam", "--beam-width", "0"], "beam width must be a whole number of at least 1, got 0"),
+    (["--decoder", "lexicon", "--lexicon", "EMPTY"], "EMPTY: no word of it can be written in the model's charset"),
+    (["--decoder", "lexicon", "--lexicon", "MISSING"], "MISSING: no such lexicon file"),
+])
+def test_predict_refuses_bad_reading_options_in_one_line(tiny_checkpoint, tmp_path, options, message):
+    (tmp_path / "EMPTY").write_text("\n\n")
+    options = [str(tmp_path / o) if o in ("EMPTY", "MISSING") else o for o in options]
+    message = message.replace("EMPTY", str(tmp_path / "EMPTY")).replace("MISSING", str(tmp_path / "MISSING"))
+    result = run_script("predict.py", str(SAMPLES / "simply.jpg"), "--checkpoint", str(tiny_checkpoint), *options)
+    assert result.returncode == 2 and result.stderr == f"error: {message}\n" and not result.stdout

@@ -8,7 +8,7 @@ A character narrower than the 4-pixel frame stride takes the nearest free frame.
 """
 from __future__ import annotations
 
-from ocr.geometry import FRAME_STRIDE
+from ocr.geometry import FRAME_STRIDE, column_step
 from ocr.text.charset import BLANK
 
 
@@ -25,7 +25,7 @@ def frame_targets(
         first = max(0, int(-(-(centre - half) // FRAME_STRIDE)))
         last = min(n_frames - 1, int((centre + half) // FRAME_STRIDE))
         if first > last:  # narrower than the frame stride: the nearest frame
-            first = last = min(n_frames - 1, max(0, round(centre / FRAME_STRIDE)))
+            first = last = min(n_frames - 1, max(0, column_step(centre)))
         # after the previous character, with a blank between two equal ones;
         # a character squeezed out this way moves right by a frame or two
         first = max(first, prev_last + (2 if cls == prev_id else 1))

@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from ocr.geometry import FRAME_STRIDE
+from ocr.geometry import step_centre
 from ocr.text.decoding import Prediction
 
 MIN_HEIGHT_FRACTION = 0.15  # a word gap is at least this fraction of the image height wide
@@ -73,7 +73,7 @@ def insert_spaces(prediction: Prediction, gaps: list[float]) -> Prediction:
     between the last character whose time step lies left of the gap and the next one."""
     if len(prediction.text) < 2 or not gaps:
         return prediction
-    centres = [FRAME_STRIDE * (a + b) / 2 for a, b in prediction.steps]  # frame t sits on column 4t
+    centres = [step_centre((a + b) / 2) for a, b in prediction.steps]
     text: list[str] = []
     confidences: list[float] = []
     steps: list[tuple[int, int]] = []

@@ -13,7 +13,7 @@ from PIL import Image
 from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
 from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
-from ocr.geometry import FRAME_STRIDE, num_frames
+from ocr.geometry import column_step, num_frames
 from ocr.reading.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
 from ocr.reading.checkpoint import LoadedModel, load_model
 from ocr.reading.lines import batch_word_gaps, insert_spaces
@@ -202,7 +202,7 @@ class Recognizer:
                 gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                     log_probs = self.model(images, widths)
-                word_starts = [[round(gap / FRAME_STRIDE) for gap in image_gaps] for image_gaps in gaps]
+                word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
                 for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths), word_starts), gaps):
                     out[i] = insert_spaces(p, g)
         return out
