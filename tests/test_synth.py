@@ -19,7 +19,8 @@ from tests.conftest import ROOT, basic_renderer, scene_renderer, text_sampler
 PRINTABLE = Charset("".join(chr(c) for c in range(33, 127)))
 
 
-OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "condense": 1.0, "photo_turn": 1.0,
+OPTIONAL_EFFECTS = {"dots": 1.0, "deep_clip": 1.0, "squeeze": 1.0, "condense": 1.0, "photo_turn": 1.0, "arc": 1.0,
+                    "strong_geometry": 1.0,
                     "hollow": 1.0}  # off by default
 
 

@@ -8,7 +8,8 @@ each drawn at random per sample with the probability ``effects`` gives it (the c
   letters, dot-matrix (LED or bulb) letters;
 - backgrounds: crops of natural photos (``data/backgrounds``, also mirrored or turned),
   flat, gradient, noise texture, stripes; text and background levels pass a contrast check;
-- layout: curved baselines, rotation, perspective; neighbouring letters and sign-frame
+- layout: curved baselines, letters along an arc of a circle (up to a half circle, each
+  turned with it), rotation, perspective (both also much stronger); neighbouring letters and sign-frame
   lines at the crop edges; tight crops (text fills 70-100% of the height, or letters cut
   deeper at the top and bottom) and loose ones; the whole crop squeezed or stretched, or
   condensed to tall, narrow letters;
@@ -36,7 +37,7 @@ from ocr.data.drawing import contrasting_level, noise_image
 from ocr.data.fonts import font_families, load_font
 
 EFFECTS = (  # in the order of configs/renderer/scene.yaml
-    "curve", "rotate", "perspective", "outline", "hollow", "shadow", "extrude", "emboss", "fill", "low_contrast",
+    "curve", "arc", "rotate", "perspective", "strong_geometry", "outline", "hollow", "shadow", "extrude", "emboss", "fill", "low_contrast",
     "dots", "photo", "photo_turn", "texture", "neighbours", "frame_line", "loose", "deep_clip", "squeeze",
     "condense", "low_res", "blur", "motion_blur", "jpeg", "lighting", "noise",
 )
@@ -89,10 +90,33 @@ class _Layout:
     pad_y: int  # canvas room above and below the line
     line_height: int  # the font's ascent + descent
     plain: bool  # no extra spacing and no curve: drawn as one string (kerned)
+    angles: list[float]  # each character's turn in degrees (counter-clockwise) along an arc; empty: upright
 
     @property
     def size(self) -> int:
         return self.font.size
+
+    def extents(self) -> Extents:
+        """Each character's (left, right) column: its advance, or on an arc its advance as
+        turned, around its centre (never overlapping the next)."""
+        if not self.angles:
+            return [(px - self.stroke, px + a + self.stroke) for (px, _), a in zip(self.origin, self.advances)]
+        out = []
+        for (px, _), a, angle in zip(self.origin, self.advances, self.angles):
+            half = max(0.5, a / 2 * abs(math.cos(math.radians(angle))))
+            out.append((px + a / 2 - half, px + a / 2 + half))
+        return out
+
+    def vertical_extent(self) -> tuple[float, float]:
+        """Top and bottom of the ink (of the turned letters' boxes, on an arc)."""
+        _, ink_top, _, ink_bottom = self.font.getbbox(self.text, stroke_width=self.stroke)
+        ys = [y for _, y in self.origin]
+        if not self.angles:
+            return min(ys) + ink_top, max(ys) + ink_bottom
+        middle, half_h = (ink_top + ink_bottom) / 2, (ink_bottom - ink_top) / 2
+        reach = [half_h * abs(math.cos(math.radians(t))) + a / 2 * abs(math.sin(math.radians(t)))
+                 for a, t in zip(self.advances, self.angles)]
+        return min(y + middle - r for y, r in zip(ys, reach)), max(y + middle + r for y, r in zip(ys, reach))
 
     @property
     def canvas(self) -> tuple[int, int]:
@@ -110,6 +134,7 @@ class SceneRenderer:
         fonts: font files; one family is drawn uniformly, then one of its files.
         font_sizes: range of font sizes in pixels (the crop is about 1.1-1.6x that high).
         max_angle: rotations are drawn from a normal distribution clipped at this (degrees).
+        arc_degrees: the range of how much of a circle a word on an arc spans (``arc`` effect).
         background_dir: folder of photos (no text in them) for the photo backgrounds.
         effects: probability of each effect (names in :data:`EFFECTS`); one not given is off.
     """
@@ -120,6 +145,7 @@ class SceneRenderer:
         font_sizes: tuple[int, int],
         max_angle: float,
         effects: dict[str, float],
+        arc_degrees: tuple[float, float],
         background_dir: str | Path | None = None,
     ) -> None:
         if not fonts:
@@ -129,7 +155,7 @@ class SceneRenderer:
             raise ValueError(f"unknown renderer effects {unknown}; known: {sorted(EFFECTS)}")
         self.p = {name: float(effects.get(name, 0.0)) for name in EFFECTS}
         self.families = font_families(fonts)
-        self.font_sizes, self.max_angle = tuple(font_sizes), max_angle
+        self.font_sizes, self.max_angle, self.arc_degrees = tuple(font_sizes), max_angle, tuple(arc_degrees)
         self.background_dir = str(background_dir or BACKGROUNDS)
         _photos(self.background_dir)  # a bad folder fails here, not mid-training
 
@@ -143,7 +169,7 @@ class SceneRenderer:
         word = self._layout(text, rng)
         image = self._background(word.canvas, word.bg, rng)
         layer = Image.new("L", word.canvas, 0)  # text coverage
-        _draw_text(ImageDraw.Draw(layer), text, word.origin, word.font, word.stroke, whole=word.plain)
+        _draw_text(layer, word, word.stroke)
         if self.chance(rng, "dots"):
             layer = ImageChops.multiply(layer, _dot_grid(word.canvas, max(3, word.size // rng.randint(5, 9)), rng))
         if self.chance(rng, "neighbours"):
@@ -154,10 +180,8 @@ class SceneRenderer:
 
         # the ink's vertical extent, not the font's line box: crops are relative to the letters;
         # a character's horizontal extent is its advance (cheap, and never overlaps the next)
-        _, ink_top, _, ink_bottom = word.font.getbbox(text, stroke_width=word.stroke)
-        ys = [y for _, y in word.origin]
-        top, bottom = min(ys) + ink_top, max(ys) + ink_bottom
-        extents = [(px - word.stroke, px + advance + word.stroke) for (px, _), advance in zip(word.origin, word.advances)]
+        top, bottom = word.vertical_extent()
+        extents = word.extents()
         image, extents, (top, bottom) = self._geometry(image, extents, top, bottom, word.bg, rng)
         image, extents = self._crop(image, extents, top, bottom, word, rng)
         if self.chance(rng, "squeeze"):  # crops of one word come in many aspect ratios
@@ -177,6 +201,9 @@ class SceneRenderer:
         spacing = rng.choice([0.0, rng.uniform(-0.05, 0.25)]) * size
         stroke = max(1, size // 16) if self.chance(rng, "outline") else 0
         curve = rng.uniform(-0.25, 0.25) * size if self.chance(rng, "curve") else 0.0
+        arc = self._arc(rng)
+        if arc:
+            curve, stroke = 0.0, 0  # an arc replaces the parabola; its letters are drawn one by one, unstroked
         loose = self.chance(rng, "loose")
         margins = (*(rng.uniform(0.3, 0.9) if loose else rng.uniform(-0.04, 0.3) for _ in range(2)),)
 
@@ -187,12 +214,29 @@ class SceneRenderer:
         width = max(1.0, offsets[-1] + advances[-1])
         n = len(text)
         dy = [curve * (((i + 0.5) / n) * 2 - 1) ** 2 for i in range(n)]  # a parabola: arcs up or down
-        pad_x = int(max(margins) * size + 0.2 * size) + 2
-        pad_y = int(0.3 * size + abs(curve)) + 2
+        angles = []
+        if arc:  # along a circle: each letter moved onto it and turned with its tangent
+            sweep, smile = arc
+            radius = width / sweep
+            phis = [(off + a / 2 - width / 2) / radius for off, a in zip(offsets, advances)]
+            dx = [radius * math.sin(p) + width / 2 - off - a / 2 for p, off, a in zip(phis, offsets, advances)]
+            offsets = [off + d for off, d in zip(offsets, dx)]
+            drop = [radius * (1 - math.cos(p)) for p in phis]
+            dy = [-d + max(drop) if smile else d for d in drop]
+            angles = [math.degrees(p if smile else -p) for p in phis]
+        pad_x = int(max(margins) * size + 0.2 * size) + 2 + (size if arc else 0)
+        pad_y = int(0.3 * size + max(abs(curve), max(dy, default=0.0))) + 2 + (size if arc else 0)
         return _Layout(text=text, font=font, bg=bg, fg=fg, stroke=stroke, loose=loose, margins=margins,
                        origin=[(pad_x + off, pad_y + d) for off, d in zip(offsets, dy)], advances=advances,
                        width=width, pad_x=pad_x, pad_y=pad_y, line_height=ascent + descent,
-                       plain=spacing == 0 and curve == 0)
+                       plain=spacing == 0 and curve == 0 and not arc, angles=angles)
+
+    def _arc(self, rng: random.Random) -> tuple[float, bool] | None:
+        """With the ``arc`` effect: how much of a circle the word spans (radians, up to a half
+        circle) and whether it runs along the circle's bottom (a smile) or its top."""
+        if not self.chance(rng, "arc"):
+            return None
+        return math.radians(rng.uniform(*self.arc_degrees)), rng.random() < 0.4
 
     def _background(self, size: tuple[int, int], bg: int, rng: random.Random) -> Image.Image:
         w, h = size
@@ -256,7 +300,7 @@ class SceneRenderer:
         ink = _gradient(image.size, fg, rng) if self.chance(rng, "fill") else fg
         if stroke:  # the stroked coverage in the inverse level, the plain letters on top
             inner = Image.new("L", image.size, 0)
-            _draw_text(ImageDraw.Draw(inner), word.text, word.origin, font, 0, whole=word.plain)
+            _draw_text(inner, word, 0)
             if self.chance(rng, "hollow"):  # outline-only letters (open capitals, neon tubes)
                 image.paste(ink, (0, 0), ImageChops.subtract(layer, inner))
             else:
@@ -281,16 +325,18 @@ class SceneRenderer:
         """Rotation and perspective, applied as one homography; extents follow their boxes."""
         w, h = image.size
         cx, cy = w / 2, h / 2
+        k = 2.5 if self.chance(rng, "strong_geometry") else 1.0  # street views seen from aside, tilted photos
         angle = 0.0
         if self.chance(rng, "rotate"):
-            angle = math.radians(max(-self.max_angle, min(self.max_angle, rng.gauss(0.0, self.max_angle / 2))))
-        shear = rng.uniform(-0.3, 0.3) if rng.random() < 0.3 else 0.0
+            limit = k * self.max_angle
+            angle = math.radians(max(-limit, min(limit, rng.gauss(0.0, limit / 2))))
+        shear = k * rng.uniform(-0.3, 0.3) if rng.random() < 0.3 * k else 0.0
         # forward map as a 3x3 matrix: translate to centre, rotate+shear, perspective, translate back
         ca, sa = math.cos(angle), math.sin(angle)
         m = [[ca, sa + shear * ca, 0.0], [-sa, ca - shear * sa, 0.0], [0.0, 0.0, 1.0]]
         if self.chance(rng, "perspective"):
-            m[2][0] = rng.uniform(-0.6, 0.6) / w
-            m[2][1] = rng.uniform(-0.3, 0.3) / h
+            m[2][0] = k * rng.uniform(-0.6, 0.6) / w
+            m[2][1] = k * rng.uniform(-0.3, 0.3) / h
 
         def forward(x: float, y: float) -> tuple[float, float]:
             u, v = x - cx, y - cy
@@ -384,14 +430,22 @@ def _scale_width(image: Image.Image, extents: Extents, factor: float) -> tuple[I
     return image.resize((width, image.height), Image.Resampling.BILINEAR), [(a * scale, b * scale) for a, b in extents]
 
 
-def _draw_text(draw: ImageDraw.ImageDraw, text: str, origin, font, stroke: int, whole: bool) -> None:
-    """Full coverage of ``text``, character by character at ``origin`` or, when the layout is
-    plain (no spacing, no curve), in one call from the first origin (much faster)."""
-    if whole:
-        draw.text(origin[0], text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-        return
-    for ch, xy in zip(text, origin):
-        draw.text(xy, ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+def _draw_text(image: Image.Image, word: _Layout, stroke: int) -> None:
+    """Full coverage of the word on ``image``: character by character at its origin (turned,
+    on an arc) or, when the layout is plain (no spacing, no curve), in one call from the first
+    origin (much faster)."""
+    draw, font = ImageDraw.Draw(image), word.font
+    if word.plain:
+        draw.text(word.origin[0], word.text, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+    elif not word.angles:
+        for ch, xy in zip(word.text, word.origin):
+            draw.text(xy, ch, font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+    else:
+        for ch, (x, y), a, angle in zip(word.text, word.origin, word.advances, word.angles):
+            glyph = Image.new("L", (int(a) + 2 * font.size, word.line_height + 2 * font.size), 0)
+            ImageDraw.Draw(glyph).text((font.size, font.size), ch, font=font, fill=255)
+            glyph = glyph.rotate(angle, Image.Resampling.BILINEAR)  # about the glyph box's centre
+            image.paste(255, (round(x) - font.size, round(y) - font.size), glyph)
 
 
 def _invert(m: list[list[float]]) -> list[list[float]]:
