@@ -146,9 +146,19 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"charset": RunsCode()}}, path)
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match=r"refused: it holds pickled code .*GLOBAL posix.system.*weights_only=True\)$") as refused:
         safe_load(path)
     assert not (tmp_path / "pwned").exists()
+    assert "weights_only` set to `False`" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("content", [b"hello\n", b"", b"PK\x03\x04" + bytes(40), bytes(range(256)) * 4])
+def test_a_file_that_is_not_a_checkpoint_is_one_line_naming_it(tmp_path, content):
+    path = tmp_path / "x.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"x\.ckpt: not a readable checkpoint \(\w+: ") as err:
+        safe_load(path)
+    assert "\n" not in str(err.value)
 
 
 def test_resuming_with_another_charset_is_a_clear_error(tiny_checkpoint, tmp_path):

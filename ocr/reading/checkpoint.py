@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +41,30 @@ def safe_load(path: str | Path, map_location=None) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols say nothing to a user
+            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's advice to retry unsafely is dropped on purpose
+        reason = _weights_only_reason(str(err))
+        if "global" in reason.lower():  # a class or function the file would import and call
+            raise CheckpointError(f"{path}: refused: it holds pickled code or objects other than weights "
+                                  f"({reason}; checkpoints are loaded with weights_only=True)") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (UnpicklingError: {reason})") from None
+    except Exception as err:  # hostile or truncated bytes raise many kinds; all mean "unreadable"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {_first_line(err)})") from None
+
+
+def _weights_only_reason(message: str) -> str:
+    """The line of torch's weights-only error that says what was found (its advice left out)."""
+    advice = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.split("WeightsUnpickler error:")[-1].strip() for line in message.splitlines()]
+    found = [line for line in lines if line and not line.startswith(advice)]
+    return found[0] if found else "unreadable"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def atomic_save(obj: dict, path: str | Path) -> None:
