@@ -1,4 +1,5 @@
 """The Python API that predict.py and evaluate.py are built on."""
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -106,3 +107,28 @@ def test_auto_backend_ignores_an_export_of_another_checkpoint(tiny_checkpoint, t
     with pytest.warns(UserWarning, match="mine.int8.onnx: not exported from"):
         rec = Recognizer.load(checkpoint, backend="auto", precision="auto")
     assert isinstance(rec.model, torch.nn.Module)
+
+
+def test_read_takes_one_input_or_many_and_numpy_arrays_of_every_documented_kind():
+    rec = Recognizer.load(decoder="greedy")
+    photo = Image.open(SAMPLES / "simply.jpg")
+    gray = np.asarray(photo.convert("L"))
+    rgba = np.dstack([np.asarray(photo.convert("RGB")), np.full(gray.shape, 255, np.uint8)])
+    inputs = [str(SAMPLES / "simply.jpg"), SAMPLES / "simply.jpg", photo, gray, gray[..., None],
+              np.asarray(photo.convert("RGB")), rgba, gray / 255.0, gray.astype(np.float32) / 255,
+              Image.fromarray(gray.astype(np.float32) / 255, mode="F"), photo.convert("L").convert("I")]
+    assert [p.text for p in rec.read(inputs)] == ["simply"] * len(inputs)
+    for single in inputs[:4]:
+        assert [p.text for p in rec.read(single)] == ["simply"]  # not its characters or rows
+
+
+@pytest.mark.parametrize("array, reason", [
+    (np.zeros((8, 8, 7), np.uint8), "an image array is HxW, HxWx3 or HxWx4"),
+    (np.full((8, 8), 2.0), "a float image array must hold values in 0..1"),
+    (np.zeros((8, 8), np.int64), "an image array must be uint8, or float in 0..1"),
+])
+def test_a_bad_array_is_named_by_its_shape_not_printed(array, reason):
+    with pytest.raises(ImageLoadError) as err:
+        Recognizer.load(decoder="greedy").read(array)
+    shape = "x".join(map(str, array.shape))
+    assert str(err.value) == f"<array {shape} {array.dtype}>: {reason}"

@@ -5,27 +5,42 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 MIN_SIDE = 4
-ImageSource = str | Path | Image.Image
+ImageSource = str | Path | Image.Image | np.ndarray
 
 
 class ImageLoadError(ValueError):
     """An input could not be read as an image; the message names the input."""
 
 
-def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Image:
-    """Open a path, encoded bytes or a PIL image, apply EXIF rotation, return it as RGB or L.
+def describe(source: ImageSource | bytes) -> str:
+    """A short name for an input in messages: its path, or what kind of image it is."""
+    if isinstance(source, np.ndarray):
+        return f"<array {'x'.join(map(str, source.shape))} {source.dtype}>"
+    if isinstance(source, Image.Image):
+        return getattr(source, "filename", None) or f"<image {source.width}x{source.height} {source.mode}>"
+    if isinstance(source, bytes):
+        return f"<{len(source)} bytes>"
+    return str(source)
 
+
+def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Image:
+    """Open a path, encoded bytes, a PIL image or a numpy array, apply EXIF rotation, return
+    it as RGB or L.
+
+    Arrays: ``HxW`` (gray), ``HxWx3`` (RGB) or ``HxWx4`` (RGBA), ``uint8`` or float in 0..1.
     Raises :class:`ImageLoadError` with a one-line reason naming the input (or ``name``).
     """
-    if name is None:
-        name = getattr(source, "filename", None) or "<image>" if isinstance(source, (Image.Image, bytes)) else str(source)
+    name = describe(source) if name is None else name
     try:
-        if isinstance(source, bytes):
+        if isinstance(source, np.ndarray):
+            image = _from_array(source, name)
+        elif isinstance(source, bytes):
             image = Image.open(io.BytesIO(source))
             image.load()
         elif isinstance(source, Image.Image):
@@ -59,13 +74,33 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
     return image
 
 
+def _from_array(array: np.ndarray, name: str) -> Image.Image:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ImageLoadError(f"{name}: an image array is HxW, HxWx3 or HxWx4")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.dtype == np.uint8:
+        pixels = array
+    elif np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_:
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise ImageLoadError(f"{name}: a float image array must hold values in 0..1")
+        pixels = np.round(array.astype(np.float64) * 255).astype(np.uint8)
+    else:
+        raise ImageLoadError(f"{name}: an image array must be uint8, or float in 0..1")
+    return Image.fromarray(np.ascontiguousarray(pixels))  # L, RGB or RGBA by its shape
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if image.mode.startswith("I;16") or image.mode == "I":
-        return image.point(lambda v: v / 256).convert("L")
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integer or float gray
+        low, high = image.getextrema()
+        if image.mode == "F" and high <= 1.0:  # floats in 0..1
+            return image.point(lambda v: v * 255).convert("L")
+        scale = 1 if high <= 255 else (257 if high <= 65535 else 2 ** 24)  # 8-, 16- or 32-bit range
+        return image.point(lambda v: v / scale).convert("L")
     return image.convert("RGB")
 
 

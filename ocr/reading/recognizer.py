@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -20,6 +21,7 @@ from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.text.decoders import Decoder, build_decoder
 from ocr.text.decoding import Prediction
 
+SINGLE_INPUTS = (str, Path, bytes, Image.Image, np.ndarray)  # one image, not a collection of them
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
 
@@ -151,8 +153,10 @@ class Recognizer:
                                language_model=language_model)
         return cls(loaded, decode, batch_size=batch_size, precision=precision, max_width=max_width)
 
-    def read(self, images: Iterable[ImageSource]) -> list[Prediction]:
-        """Read paths or PIL images; raises :class:`ImageLoadError` naming the first bad input."""
+    def read(self, images: ImageSource | Iterable[ImageSource]) -> list[Prediction]:
+        """Read images: paths, PIL images or numpy arrays (``HxW``, ``HxWx3``, ``HxWx4``;
+        ``uint8`` or float in 0..1), one or an iterable of them; a prediction per image.
+        Raises :class:`ImageLoadError` naming the first bad input."""
         predictions = []
         for _, result in self.read_each(images):
             if isinstance(result, ImageLoadError):
@@ -160,13 +164,15 @@ class Recognizer:
             predictions.append(result)
         return predictions
 
-    def read_each(self, images: Iterable[ImageSource]) -> Iterator[tuple[ImageSource, Prediction | ImageLoadError]]:
-        """Yield ``(input, prediction or error)`` in input order, batching internally.
+    def read_each(self, images: ImageSource | Iterable[ImageSource]
+                  ) -> Iterator[tuple[ImageSource, Prediction | ImageLoadError]]:
+        """Yield ``(input, prediction or error)`` in input order, batching internally; one
+        input or an iterable of them, as :meth:`read` takes.
 
         An image at least twice as tall as wide may hold a word written along its height: it
         is also read turned 90 degrees each way, and the most confident reading wins.
         """
-        it = iter(images)
+        it = iter([images] if isinstance(images, SINGLE_INPUTS) else images)
         while chunk := list(islice(it, self.batch_size)):
             owners: list[int] = []  # input index of each candidate tensor
             pixels: list[torch.Tensor] = []  # resized uint8 images
