@@ -107,16 +107,16 @@ def test_evaluate_prints_table_and_writes_json(tiny_checkpoint, tmp_path):
                         "--errors", str(errors))
     assert result.returncode == 0, result.stderr
     table = result.stdout.strip().splitlines()
-    assert table[0] == ("| set | words | acc36 | acc_cs | ned | confidence | acc36_cov95 | acc36_cov90 "
+    assert table[0] == ("| set | words | acc36 | acc_cs | ned | ned36 | confidence | acc36_cov95 | acc36_cov90 "
                         "| images_per_s |")
     assert [row.split("|")[1].strip() for row in table[2:]] == ["setA", "setB", "total"]
     scores = json.loads(out.read_text())
     assert set(scores["sets"]) == {"setA", "setB"}
     assert scores["total"]["words"] == len(SAMPLE_NAMES)
     for row in [*scores["sets"].values(), scores["total"]]:
-        assert set(row) == {"words", "acc36", "acc_cs", "ned", "confidence", "acc36_cov95", "acc36_cov90",
+        assert set(row) == {"words", "acc36", "acc_cs", "ned", "ned36", "confidence", "acc36_cov95", "acc36_cov90",
                             "images_per_s"}
-        assert all(0.0 <= row[k] <= 1.0 for k in ("acc36", "acc_cs", "ned", "confidence", "acc36_cov90"))
+        assert all(0.0 <= row[k] <= 1.0 for k in ("acc36", "acc_cs", "ned", "ned36", "confidence", "acc36_cov90"))
     header, *misread = errors.read_text().splitlines()
     assert header == "path\tlabel\treading\tconfidence"
     wrong = round(scores["total"]["words"] * (1 - scores["total"]["acc36"]))

@@ -22,6 +22,7 @@ def test_word_scores_by_hand():
     assert s["acc36"] == pytest.approx(1 / 3) and s["acc_cs"] == 0.0
     assert s["cer"] == pytest.approx((3 + 1 + 1) / (4 + 4 + 1))
     assert s["ned"] == pytest.approx(((1 - 3 / 4) + (1 - 1 / 4) + 0.0) / 3)
+    assert s["ned36"] == pytest.approx((1.0 + (1 - 1 / 4) + 0.0) / 3)  # case ignored
     assert s["confidence"] == pytest.approx(0.5)
 
 

@@ -17,7 +17,7 @@ from ocr.text.charset import normalize36
 from ocr.text.metrics import WordScores
 
 log = logging.getLogger(__name__)
-COLUMNS = ("words", "acc36", "acc_cs", "ned", "confidence", "acc36_cov95", "acc36_cov90", "images_per_s")
+COLUMNS = ("words", "acc36", "acc_cs", "ned", "ned36", "confidence", "acc36_cov95", "acc36_cov90", "images_per_s")
 
 
 class Misreading(NamedTuple):

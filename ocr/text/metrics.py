@@ -27,6 +27,7 @@ class WordScores:
     correct36: int = 0
     correct_cs: int = 0
     ned_sum: float = 0.0
+    ned36_sum: float = 0.0
     char_edits: int = 0
     label_chars: int = 0
     confidence_sum: float = 0.0
@@ -39,6 +40,7 @@ class WordScores:
         self.correct_cs += prediction == label
         dist = edit_distance(prediction, label)
         self.ned_sum += 1.0 - dist / max(len(prediction), len(label), 1)
+        self.ned36_sum += 1.0 - edit_distance(p36, l36) / max(len(p36), len(l36), 1)
         self.char_edits += dist
         self.label_chars += len(label)
         self.confidence_sum += confidence
@@ -46,7 +48,8 @@ class WordScores:
 
     def merge(self, other: "WordScores") -> "WordScores":
         """Totals of both, for word-weighted summary rows."""
-        fields = ("words", "correct36", "correct_cs", "ned_sum", "char_edits", "label_chars", "confidence_sum")
+        fields = ("words", "correct36", "correct_cs", "ned_sum", "ned36_sum", "char_edits", "label_chars",
+                  "confidence_sum")
         merged = WordScores(**{f: getattr(self, f) + getattr(other, f) for f in fields})
         merged.outcomes = self.outcomes + other.outcomes
         return merged
@@ -57,7 +60,8 @@ class WordScores:
             "words": self.words,
             "acc36": self.correct36 / n,
             "acc_cs": self.correct_cs / n,
-            "ned": self.ned_sum / n,
+            "ned": self.ned_sum / n,  # case-sensitive, on the texts as they are
+            "ned36": self.ned36_sum / n,  # on the 36-character forms: case and punctuation ignored
             "cer": self.char_edits / max(self.label_chars, 1),
             "confidence": self.confidence_sum / n,
             "acc36_cov95": accuracy_at_coverage(self.outcomes, 0.95),
