@@ -182,3 +182,42 @@ def test_predict_refuses_bad_reading_options_in_one_line(tiny_checkpoint, tmp_pa
     message = message.replace("EMPTY", str(tmp_path / "EMPTY")).replace("MISSING", str(tmp_path / "MISSING"))
     result = run_script("predict.py", str(SAMPLES / "simply.jpg"), "--checkpoint", str(tiny_checkpoint), *options)
     assert result.returncode == 2 and result.stderr == f"error: {message}\n" and not result.stdout
+
+
+def test_predict_json_has_character_confidences_and_failed_images(tiny_checkpoint, tmp_path):
+    shutil.copy(SAMPLES / "simply.jpg", tmp_path / "simply.jpg")
+    (tmp_path / "notes.png").write_text("not an image")
+    result = run_script("predict.py", str(tmp_path), "--checkpoint", str(tiny_checkpoint), "--format", "json")
+    assert result.returncode == 2
+    rows = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    assert "not an image" in rows["notes.png"]["error"]
+    read = rows["simply.jpg"]
+    assert len(read["char_confidences"]) == len(read["steps"]) == len(read["text"])
+
+
+def test_predict_keeps_one_line_per_image_whatever_the_file_name(tiny_checkpoint, tmp_path):
+    odd = tmp_path / "a\tb\nc.jpg"
+    shutil.copy(SAMPLES / "simply.jpg", odd)
+    for fmt in ("text", "tsv"):
+        result = run_script("predict.py", str(odd), "--checkpoint", str(tiny_checkpoint), "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()[(fmt == "tsv"):]
+        assert len(lines) == 1 and "a\\tb\\nc.jpg" in lines[0]
+        assert len(lines[0].split("\t")) == (3 if fmt == "tsv" else 1)
+
+
+def test_an_empty_reading_is_shown_as_empty_quotes(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from ocr.reading import commands
+    from ocr.text.decoding import Prediction
+
+    class Blank:
+        def read_each(self, paths):
+            return [(p, Prediction("", 0.5)) for p in paths]
+
+    monkeypatch.setattr(commands, "load_recognizer", lambda args: Blank())
+    shutil.copy(SAMPLES / "simply.jpg", tmp_path / "x.jpg")
+    args = argparse.Namespace(inputs=[str(tmp_path / "x.jpg")], format="text")
+    assert commands.predict(args) == 0
+    assert capsys.readouterr().out == f'{tmp_path / "x.jpg"}  ""  0.500\n'

@@ -13,6 +13,8 @@ from ocr.reading.cli import load_recognizer
 from ocr.reading.evaluation import evaluate_folders, markdown_table, write_misreadings
 from ocr.reading.inputs import expand_inputs
 
+EMPTY = '""'  # how an empty reading is shown in text output
+
 
 def predict(args: argparse.Namespace) -> int:
     """predict.py: read every input, print one line (or row) per image; 2 if any failed."""
@@ -30,18 +32,27 @@ def predict(args: argparse.Namespace) -> int:
         if isinstance(result, ImageLoadError):
             failed = True
             progress.write(f"error: {result}", file=sys.stderr)
+            if args.format == "json":
+                rows.append({"path": str(path), "error": str(result)})
             continue
         if args.format == "json":
-            rows.append({"path": str(path), "text": result.text, "confidence": round(result.confidence, 4)})
+            rows.append({"path": str(path), "text": result.text, "confidence": round(result.confidence, 4),
+                         "char_confidences": [round(c, 4) for c in result.char_confidences],
+                         "steps": [list(span) for span in result.steps]})
         elif args.format == "tsv":
-            print(f"{path}\t{result.text}\t{result.confidence:.4f}")
+            print(f"{_field(str(path))}\t{_field(result.text)}\t{result.confidence:.4f}")
         else:
-            print(f"{path}  {result.text}  {result.confidence:.3f}")
+            print(f"{_field(str(path))}  {_field(result.text) or EMPTY}  {result.confidence:.3f}")
     progress.close()
     if args.format == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     return 2 if failed else 0
 
+
+
+def _field(text: str) -> str:
+    """``text`` on one line and in one TSV field: backslash, TAB and line breaks escaped."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def evaluate(args: argparse.Namespace) -> int:
