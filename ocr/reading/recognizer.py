@@ -108,7 +108,7 @@ class Recognizer:
              language_model: str | Path = DEFAULT_LM) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
-        ``decoder``: ``lm`` (best path; words read with confidence below 0.9 searched again by a
+        ``decoder``: ``lm`` (best path; words read with confidence below 0.95 searched again by a
         beam search of ``beam_width`` under an English letter model, see :class:`ocr.text.decoding.Decoder`),
         ``greedy`` (best path alone: codes, non-English text), ``beam`` (CTC prefix beam search
         of ``beam_width``) or ``lexicon`` (the most probable word of ``lexicon``: a word-list

@@ -31,7 +31,7 @@ class LmSettings:
     A searched reading scores ``log P_ctc + weight * log P_letters + bonus * characters``.
     """
 
-    threshold: float = 0.9  # words best path reads with lower confidence are searched again
+    threshold: float = 0.95  # words best path reads with lower confidence are searched again
     prune: float = 0.01  # characters below this probability at a step are not tried
     weight: float = 0.4  # of the letter model's log-probability
     bonus: float = 2.0  # per character: offsets the prior's pull towards short readings
