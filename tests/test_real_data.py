@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from ocr.data.augment import PhotoAugment
-from ocr.data.splits import split_items
+from ocr.data.splits import holdout_split
 from ocr.reading.checkpoint import CheckpointError, safe_load
 from ocr.train.wiring import train
 from tests.conftest import SAMPLES, tiny_config
@@ -31,12 +31,11 @@ def word_folder(root: Path, count: int = 20) -> Path:
 
 def test_the_holdout_split_is_fixed_by_seed_and_file_names_not_line_order(tmp_path):
     items = [(tmp_path / f"images/{i}.png", str(i)) for i in range(200)]
-    held = split_items(items, tmp_path, "holdout", 0.1, seed=0)
-    trained = split_items(items, tmp_path, "train", 0.1, seed=0)
+    trained, held = holdout_split(items, tmp_path, 0.1, seed=0)
     assert len(held) == 20 and len(trained) == 180
     assert not set(held) & set(trained)
-    assert set(split_items(list(reversed(items)), tmp_path, "holdout", 0.1, seed=0)) == set(held)
-    assert set(split_items(items, tmp_path, "holdout", 0.1, seed=1)) != set(held)
+    assert set(holdout_split(list(reversed(items)), tmp_path, 0.1, seed=0)[1]) == set(held)
+    assert set(holdout_split(items, tmp_path, 0.1, seed=1)[1]) != set(held)
 
 
 def test_augmented_photos_keep_their_mode_and_vary_with_the_rng():

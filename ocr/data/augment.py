@@ -35,11 +35,10 @@ class PhotoAugment:
         self.max_perspective, self.max_jitter = max_perspective, max_jitter
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
-        fill = image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
         if self._chance(rng, "warp"):
-            image = self._warp(image, fill, rng)
+            image = self._warp(image, _mean_colour(image), rng)
         if self._chance(rng, "jitter"):
-            image = self._jitter(image, fill, rng)
+            image = self._jitter(image, _mean_colour(image), rng)
         if self._chance(rng, "low_res"):
             h = rng.randint(8, 20)
             if h < image.height:
@@ -87,3 +86,8 @@ class PhotoAugment:
         out = Image.new(image.mode, (box[2] - box[0], box[3] - box[1]), fill)
         out.paste(image, (-left, -top))
         return out
+
+
+def _mean_colour(image: Image.Image):
+    """The image's mean gray level or RGB colour: what geometry fills uncovered corners with."""
+    return image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))

@@ -16,7 +16,6 @@ from ocr.data.batch import Example, Extents
 from ocr.data.drawing import Renderer
 from ocr.data.fonts import installed_fonts
 from ocr.data.scene import SceneRenderer
-from ocr.data.splits import split_items
 from ocr.data.texts import TextSampler
 from ocr.data.transforms import ImageLoadError, Preprocess, load_image
 from ocr.text.charset import Charset, charset_warning
@@ -92,16 +91,15 @@ def read_labels(root: str | Path, charset: Charset, strict: bool = False) -> lis
 class LabelledFolder(Dataset):
     """A folder with images and ``labels.tsv`` (``relative/path<TAB>label`` per line).
 
-    ``part`` (``all``, ``train`` or ``holdout``) with ``holdout`` and ``holdout_seed`` picks
-    a fixed split of the folder (:mod:`ocr.data.splits`); ``augment`` changes each image at
-    random before it is resized (training only).
+    ``items``: the ``(image path, label)`` pairs to use, e.g. one part of a
+    :func:`~ocr.data.splits.holdout_split` of :func:`read_labels`; by default all of them.
+    ``augment`` changes each image at random before it is resized (training only).
     """
 
     def __init__(self, root: str | Path, charset: Charset, preprocess: Preprocess, strict: bool = False,
-                 part: str = "all", holdout: float = 0.0, holdout_seed: int = 0,
-                 augment: PhotoAugment | None = None) -> None:
+                 items: list[tuple[Path, str]] | None = None, augment: PhotoAugment | None = None) -> None:
         self.root = Path(root)
-        self.items = split_items(read_labels(root, charset, strict), root, part, holdout, holdout_seed)
+        self.items = read_labels(root, charset, strict) if items is None else items
         if not self.items:
             raise DatasetError(f"{self.root}: no usable labelled image")
         self.preprocess, self.augment = preprocess, augment

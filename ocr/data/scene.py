@@ -37,9 +37,9 @@ from ocr.data.drawing import contrasting_level, noise_image
 from ocr.data.fonts import font_families, load_font
 
 EFFECTS = (  # in the order of configs/renderer/scene.yaml
-    "curve", "arc", "rotate", "perspective", "strong_geometry", "outline", "hollow", "shadow", "extrude", "emboss", "fill", "low_contrast",
-    "dots", "photo", "photo_turn", "texture", "neighbours", "frame_line", "loose", "deep_clip", "squeeze",
-    "condense", "low_res", "blur", "motion_blur", "jpeg", "lighting", "noise",
+    "curve", "arc", "rotate", "perspective", "strong_geometry", "outline", "hollow", "shadow", "extrude",
+    "emboss", "fill", "low_contrast", "dots", "photo", "photo_turn", "texture", "neighbours", "frame_line",
+    "loose", "deep_clip", "squeeze", "condense", "low_res", "blur", "motion_blur", "jpeg", "lighting", "noise",
 )
 _SWAPS_AXES = {Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270, Image.Transpose.TRANSPOSE,
                Image.Transpose.TRANSVERSE}

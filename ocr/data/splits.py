@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
-PARTS = ("all", "train", "holdout")
 Item = TypeVar("Item", bound=tuple)
 
 
@@ -20,15 +19,12 @@ def _rank(relative: str, seed: int) -> bytes:
     return hashlib.sha256(f"{seed}/{relative}".encode()).digest()
 
 
-def split_items(items: Sequence[Item], root: str | Path, part: str, fraction: float, seed: int = 0) -> list[Item]:
-    """The ``part`` (``all``, ``train`` or ``holdout``) of ``(image path, ...)`` items of folder ``root``."""
-    if part not in PARTS:
-        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+def holdout_split(items: Sequence[Item], root: str | Path, fraction: float,
+                  seed: int = 0) -> tuple[list[Item], list[Item]]:
+    """``(training part, held-out part)`` of the ``(image path, ...)`` items of folder ``root``."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"holdout fraction must be in [0, 1), got {fraction}")
-    if part == "all":
-        return list(items)
     root = Path(root)
     ranked = sorted(range(len(items)), key=lambda i: _rank(Path(items[i][0]).relative_to(root).as_posix(), seed))
     held = set(ranked[: round(fraction * len(items))])
-    return [item for i, item in enumerate(items) if (i in held) == (part == "holdout")]
+    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]

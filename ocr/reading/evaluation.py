@@ -10,7 +10,7 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from ocr.data.datasets import read_label_file
-from ocr.data.splits import split_items
+from ocr.data.splits import holdout_split
 from ocr.data.transforms import ImageLoadError
 from ocr.reading.recognizer import Recognizer
 from ocr.text.charset import normalize36
@@ -40,7 +40,7 @@ def evaluate_folder(recognizer: Recognizer, folder: str | Path, misreadings: lis
     """
     items = read_label_file(folder)
     if holdout:
-        items = split_items(items, folder, "holdout", holdout, holdout_seed)
+        _, items = holdout_split(items, folder, holdout, holdout_seed)
     scores = WordScores()
     start = time.perf_counter()
     results = recognizer.read_each([path for path, _ in items])

@@ -80,6 +80,8 @@ class Recognizer:
                  max_width: int = MAX_LINE_WIDTH) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
         self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
         if isinstance(self.model, torch.nn.Module):
             self.model.backbone.fuse_batch_norm()
@@ -96,8 +98,6 @@ class Recognizer:
         self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
                                      trained.channels)
         self.spaces_from_gaps = " " not in self.charset.chars
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
         self.batch_size, self.precision = batch_size, precision
         self.decode = decoder
 
@@ -108,8 +108,9 @@ class Recognizer:
              language_model: str | Path = DEFAULT_LM) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
-        ``decoder``: ``lm`` (best path; words read with confidence below 0.95 searched again by a
-        beam search of ``beam_width`` under an English letter model, see :class:`ocr.text.decoding.Decoder`),
+        ``decoder``: ``lm`` (best path; words read with confidence below a threshold searched
+        again by a beam search of ``beam_width`` under an English letter model, see
+        :class:`ocr.text.decoders.LmDecoder` and :class:`~ocr.text.decoders.LmSettings`),
         ``greedy`` (best path alone: codes, non-English text), ``beam`` (CTC prefix beam search
         of ``beam_width``) or ``lexicon`` (the most probable word of ``lexicon``: a word-list
         file or a list).

@@ -7,12 +7,13 @@
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from torch import Tensor
 
 from ocr.assets import DEFAULT_LM
@@ -63,48 +64,17 @@ class GreedyDecoder:
         return greedy_decode(log_probs, lengths, self.charset)
 
 
-class _PerImageDecoder:
-    """A decoder that searches each image's steps on their own, in numpy."""
+class SearchDecoder:
+    """Searches each image's steps on their own, in numpy: ``search(logp) -> class ids``
+    (CTC prefix beam search for ``beam``, the lexicon trie for ``lexicon``)."""
 
-    def __init__(self, charset: Charset) -> None:
-        self.charset = charset
+    def __init__(self, name: str, charset: Charset, search: Callable[[np.ndarray], list[int]]) -> None:
+        self.name, self.charset, self.search = name, charset, search
 
     def __call__(self, log_probs: Tensor, lengths: Tensor, word_starts=None) -> list[Prediction]:
         batch = log_probs.detach().float().permute(1, 0, 2).cpu().numpy()
-        predictions = []
-        for logp, n in zip(batch, lengths.tolist()):
-            logp = logp[:n]
-            predictions.append(prediction_for(logp, self.search(logp), self.charset))
-        return predictions
-
-    def search(self, logp) -> list[int]:
-        raise NotImplementedError
-
-
-class BeamDecoder(_PerImageDecoder):
-    """CTC prefix beam search of ``width`` prefixes, no language model."""
-
-    name = "beam"
-
-    def __init__(self, charset: Charset, width: int) -> None:
-        super().__init__(charset)
-        self.width = width
-
-    def search(self, logp) -> list[int]:
-        return prefix_beam_search(logp, self.width)[0]
-
-
-class LexiconDecoder(_PerImageDecoder):
-    """The word of a :class:`~ocr.text.decoding.Lexicon` with the highest CTC probability."""
-
-    name = "lexicon"
-
-    def __init__(self, charset: Charset, lexicon: Lexicon) -> None:
-        super().__init__(charset)
-        self.lexicon = lexicon
-
-    def search(self, logp) -> list[int]:
-        return self.lexicon.best(logp)[0]
+        return [prediction_for(logp[:n], self.search(logp[:n]), self.charset)
+                for logp, n in zip(batch, lengths.tolist())]
 
 
 class LmDecoder:
@@ -160,9 +130,10 @@ def build_decoder(name: str, charset: Charset, *, beam_width: int = 10,
     if name == "greedy":
         return GreedyDecoder(charset)
     if name == "beam":
-        return BeamDecoder(charset, beam_width)
+        return SearchDecoder(name, charset, lambda logp: prefix_beam_search(logp, beam_width)[0])
     if name == "lexicon":
-        return LexiconDecoder(charset, _lexicon(lexicon, charset))
+        words = _lexicon(lexicon, charset)
+        return SearchDecoder(name, charset, lambda logp: words.best(logp)[0])
     if isinstance(language_model, (str, Path)) and not Path(language_model).is_file():
         raise ValueError(f"{language_model}: no such language model file (python -m ocr.text.build_language_model)")
     decoder = LmDecoder(charset, beam_width, language_model, lm_settings)

@@ -71,22 +71,25 @@ def init_from_checkpoint(model: torch.nn.Module, path: str | Path, charset: Char
     same_charset = Charset.from_config(ckpt["hyper_parameters"]["charset"]) == charset
     own = model.state_dict()
     skip = set() if same_charset else {k for k in own if k.startswith(OUTPUT_LAYER + ".")}
-    new_rectifier = not any(k.startswith(RECTIFIER + ".") for k in saved)
-    if new_rectifier:  # a rectifier added to a trained CRNN starts as the identity
-        skip |= {k for k in own if k.startswith(RECTIFIER + ".")}
+    has_rectifier = any(k.startswith(RECTIFIER + ".") for k in saved)
+    added_rectifier = set() if has_rectifier else {k for k in own if k.startswith(RECTIFIER + ".")}
+    skip |= added_rectifier  # a rectifier added to a trained CRNN starts as the identity
     for key in [k for k in [*own, *(k for k in saved if k not in own)] if k not in skip]:  # in layer order
-        if key not in own or key not in saved or own[key].shape != saved[key].shape:
-            where = lambda d: tuple(d[key].shape) if key in d else "absent"  # noqa: E731
-            raise CheckpointError(f"{path}: another architecture (model.{key}: checkpoint {where(saved)}, "
-                                  f"this config {where(own)}); init_from needs the same model and rnn settings")
+        if _shape(own, key) != _shape(saved, key):
+            raise CheckpointError(f"{path}: another architecture (model.{key}: checkpoint {_shape(saved, key)}, "
+                                  f"this config {_shape(own, key)}); init_from needs the same model and rnn settings")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in saved.items() if k not in skip}, strict=False)
     notes = []
     if not same_charset:
         notes.append(f"its charset differs from this run's, so the output layer was re-initialised "
                      f"({saved[OUTPUT_LAYER + '.bias'].numel()} -> {charset.num_classes} classes)")
-    if new_rectifier and any(k.startswith(RECTIFIER + ".") for k in own):
+    if added_rectifier:
         notes.append("it has no rectifier, so the rectifier starts as the identity")
     return f"initialised from {path}" + ("; " + "; ".join(notes) if notes else ": every layer")
+
+
+def _shape(state: dict, key: str) -> tuple | str:
+    return tuple(state[key].shape) if key in state else "absent"
 
 
 def _pick(cfg, keys):

@@ -2,6 +2,7 @@
 validation split, and real validation folders."""
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import lightning as L
@@ -10,9 +11,10 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, RandomSampler, 
 
 from ocr.data.augment import PhotoAugment
 from ocr.data.batch import Collate
-from ocr.data.datasets import LabelledFolder, SyntheticWords, synthetic_words
+from ocr.data.datasets import LabelledFolder, SyntheticWords, read_labels, synthetic_words
 from ocr.data.lmdb_store import LmdbWords
 from ocr.data.sampling import ResumableLoader, WidthBucketSampler
+from ocr.data.splits import holdout_split
 from ocr.data.transforms import Preprocess
 from ocr.text.charset import Charset
 
@@ -111,9 +113,18 @@ class OCRDataModule(L.LightningDataModule):
         """A synthetic dataset as configured in ``data.synth``."""
         return synthetic_words(self.synth_cfg, self.charset, self.preprocess, size, seed)
 
-    def _folder(self, root: str, part: str = "all") -> LabelledFolder:
-        return LabelledFolder(root, self.charset, self.preprocess, self.strict, part, self.holdout,
-                              self.holdout_seed, self.augment if part == "train" else None)
+    @cached_property
+    def _folder_splits(self) -> list[tuple[str, list, list]]:
+        """``(folder, training items, held-out items)`` of each of ``folder_dirs``; every
+        folder's labels and images are read and checked once."""
+        return [(d, *holdout_split(read_labels(d, self.charset, self.strict), d, self.holdout, self.holdout_seed))
+                for d in self.dirs["folder"]]
+
+    def _folders(self, held_out: bool) -> ConcatDataset:
+        """The training parts of ``folder_dirs`` (augmented), or their held-out parts."""
+        return ConcatDataset([LabelledFolder(d, self.charset, self.preprocess, self.strict, held if held_out else train,
+                                             None if held_out else self.augment)
+                              for d, train, held in self._folder_splits])
 
     def setup(self, stage: str | None = None) -> None:
         if not self._parts and stage in (None, "fit"):
@@ -122,8 +133,7 @@ class OCRDataModule(L.LightningDataModule):
                     cfg = self.synth_cfg
                     self._parts[kind] = self.synthetic(cfg.get("epoch_size", 32000), cfg.get("seed", 0))
                 elif kind == "folder":
-                    part = "train" if self.holdout else "all"
-                    self._parts[kind] = ConcatDataset([self._folder(d, part) for d in self.dirs["folder"]])
+                    self._parts[kind] = self._folders(held_out=False)
                 else:
                     self._parts[kind] = ConcatDataset([LmdbWords(d, self.charset, self.preprocess)
                                                        for d in self.dirs["lmdb"]])
@@ -131,9 +141,9 @@ class OCRDataModule(L.LightningDataModule):
             if self.val_size > 0:
                 self._val[SYNTH_VAL_NAME] = self.synthetic(self.val_size, self.synth_cfg.get("val_seed", 12345))
             if self.holdout:
-                self._val[HOLDOUT_NAME] = ConcatDataset([self._folder(d, "holdout") for d in self.dirs["folder"]])
+                self._val[HOLDOUT_NAME] = self._folders(held_out=True)
             for d in self.val_dirs:
-                self._val[Path(d).name] = self._folder(d)
+                self._val[Path(d).name] = LabelledFolder(d, self.charset, self.preprocess, self.strict)
 
     def train_dataloader(self) -> DataLoader:
         """This epoch's training batches, in an order set by ``synth.seed`` and the epoch alone,
