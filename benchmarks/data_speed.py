@@ -67,10 +67,13 @@ def prerender(cfg: DictConfig, charset: Charset, folder: Path, count: int) -> Pa
     return folder
 
 
-def model_step(cfg: DictConfig) -> float:
+def model_step(cfg: DictConfig, compile_model: bool = False) -> float:
     """Samples/s of forward + backward + optimiser step alone, on the pipeline's own batches
-    (its padding included) loaded into memory first."""
+    (its padding included) loaded into memory first; ``compile_model``: the model under
+    ``torch.compile`` (dynamic shapes: widths vary), its compilation in the warm-up."""
     system = build_system(cfg)
+    if compile_model:
+        system.model = torch.compile(system.model, dynamic=True)
     datamodule = build_datamodule(cfg, system.charset)
     datamodule.setup("fit")
     loader = iter(datamodule.train_dataloader())

@@ -56,6 +56,42 @@ def test_width_buckets_cover_every_sample_once_with_less_padding():
     assert list(sampler) != order
 
 
+def test_weighted_width_buckets_draw_each_source_by_its_weight():
+    import random
+
+    rng = random.Random(1)
+    widths = [rng.randint(32, 256) for _ in range(1100)]
+    weights = [0.5 / 1000] * 1000 + [0.5 / 100] * 100  # two sources, half of the draws each
+    sampler = WidthBucketSampler(widths, batch_size=16, pool_batches=8, seed=3, weights=weights, num_samples=3200)
+    order = list(sampler)
+    assert len(order) == len(sampler) == 3200
+    assert 0.45 < sum(i >= 1000 for i in order) / 3200 < 0.55
+    padded = sum(max(widths[i] for i in order[k:k + 16]) for k in range(0, 3200, 16))
+    unsorted = sum(max(widths[i] for i in rng.sample(range(1100), 16)) for _ in range(200))
+    assert padded < 0.7 * unsorted
+    assert list(sampler) == order
+
+
+def test_a_mix_of_an_lmdb_and_a_folder_is_read_in_width_buckets(rendered, tmp_path):
+    from PIL import Image
+
+    from ocr.data.sampling import SkippingSampler
+    from ocr.train.wiring import build_datamodule
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, width in enumerate((40, 90, 200)):
+        Image.new("L", (width, 32), 128).save(folder / f"{i}.png")
+    (folder / "labels.tsv").write_text("".join(f"{i}.png\tw{i}\n" for i in range(3)))
+    cfg = tiny_config("data=mix", "data.sources.synth=0", "data.sources.lmdb=0.5", "data.sources.folder=0.5",
+                      f"data.lmdb_dirs=[{rendered}]", f"data.folder_dirs=[{folder}]")
+    datamodule = build_datamodule(cfg, PRINTABLE)
+    datamodule.setup("fit")
+    loader = datamodule.train_dataloader()
+    assert isinstance(loader.sampler, SkippingSampler) and isinstance(loader.sampler.sampler, WidthBucketSampler)
+    assert datamodule._parts["folder"].datasets[0].widths == [40, 90, 128]  # clamped to model.input.max_width
+
+
 def test_a_corrupt_record_is_skipped(tmp_path, rendered):
     from PIL import Image
 

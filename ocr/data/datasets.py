@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 
 from PIL import Image
@@ -106,6 +107,19 @@ class LabelledFolder(Dataset):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @cached_property
+    def widths(self) -> list[int]:
+        """Each image's preprocessed width (before augmentation), from its header alone:
+        what :class:`~ocr.data.sampling.WidthBucketSampler` sorts by."""
+        return [self._width(path) for path, _ in self.items]
+
+    def _width(self, path: Path) -> int:
+        try:
+            with Image.open(path) as image:
+                return self.preprocess.target_width(*image.size)
+        except (OSError, ValueError):  # unreadable now: __getitem__ will skip it
+            return self.preprocess.max_width
 
     def __getitem__(self, index: int) -> Example:
         for offset in range(len(self)):  # one bad file must not kill a run: use a neighbour

@@ -13,29 +13,39 @@ from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 class WidthBucketSampler(Sampler[int]):
     """Shuffled indices in which every run of ``batch_size`` has similar image widths.
 
-    Each epoch: shuffle all indices, cut them into pools of ``batch_size * pool_batches``,
-    sort each pool by width, cut the pools into batches and shuffle the batch order. Every
-    index is yielded once per epoch; batches stay random in content but padding shrinks
+    Each epoch: shuffle all indices (or, given ``weights``, draw ``num_samples`` of them with
+    replacement, index ``i`` with probability proportional to ``weights[i]``), cut them into
+    pools of ``batch_size * pool_batches``, sort each pool by width, cut the pools into
+    batches and shuffle the batch order. Batches stay random in content but padding shrinks
     from the widest image in a random batch to the widest among near neighbours.
     Call :meth:`set_epoch` (Lightning does for samplers that have it) for a new order.
     """
 
-    def __init__(self, widths: Sequence[int], batch_size: int, pool_batches: int = 32, seed: int = 0) -> None:
+    def __init__(self, widths: Sequence[int], batch_size: int, pool_batches: int = 32, seed: int = 0,
+                 weights: Sequence[float] | None = None, num_samples: int | None = None) -> None:
         if batch_size < 1 or pool_batches < 1:
             raise ValueError("batch_size and pool_batches must be positive")
+        if (weights is None) != (num_samples is None):
+            raise ValueError("weights and num_samples go together")
+        if weights is not None and len(weights) != len(widths):
+            raise ValueError(f"{len(weights)} weights for {len(widths)} widths")
         self.widths, self.batch_size, self.pool_batches, self.seed = list(widths), batch_size, pool_batches, seed
+        self.weights, self.num_samples = weights, num_samples
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.widths)
+        return len(self.widths) if self.num_samples is None else self.num_samples
 
     def __iter__(self) -> Iterator[int]:
         rng = random.Random(f"{self.seed}/{self.epoch}")
-        order = list(range(len(self.widths)))
-        rng.shuffle(order)
+        if self.weights is None:
+            order = list(range(len(self.widths)))
+            rng.shuffle(order)
+        else:
+            order = rng.choices(range(len(self.widths)), weights=self.weights, k=self.num_samples)
         pool = self.batch_size * self.pool_batches
         batches = []
         for start in range(0, len(order), pool):

@@ -38,8 +38,10 @@ class OCRDataModule(L.LightningDataModule):
         val_size: size of the fixed synthetic validation split (0 disables it).
         val_dirs: labelled folders scored at every validation, each logged under its name.
         strict: a problem in a folder's labels or images stops training (default: skip it).
-        bucket_batches: with a single LMDB source that records image sizes, batches are
-            drawn from pools of this many batches sorted by width (less padding); 0: off.
+        bucket_batches: when every training sample's width is known without loading it
+            (our LMDBs record it, folders read it from the image headers, rendered words
+            do not), batches are drawn from pools of this many batches sorted by width
+            (less padding); 0: off.
         holdout: fraction of each of ``folder_dirs`` kept out of training (a fixed split by
             ``holdout_seed`` and file name, :mod:`ocr.data.splits`) and scored at every
             validation as one set, ``holdout``; 0: train on all of it.
@@ -155,32 +157,33 @@ class OCRDataModule(L.LightningDataModule):
             self._parts["synth"].epoch = epoch
         if list(self._parts) == ["synth"]:
             dataset, sampler, drop_last = self._parts["synth"], None, False
-        elif len(self._parts) == 1:
-            dataset, drop_last = next(iter(self._parts.values())), True
-            widths = self._known_widths(dataset)
-            if widths is None or not self.bucket_batches:
-                sampler = RandomSampler(dataset, generator=generator)
-            else:
-                sampler = WidthBucketSampler(widths, self.batch_size, self.bucket_batches, seed)
-                sampler.set_epoch(epoch)
         else:
             parts = list(self._parts.items())
-            weights = torch.cat([torch.full((len(ds),), self.sources[k] / len(ds), dtype=torch.double)
-                                 for k, ds in parts])
-            dataset, drop_last = ConcatDataset([ds for _, ds in parts]), True
-            sampler = WeightedRandomSampler(weights, self.synth_cfg.get("epoch_size", 32000), generator=generator)
+            dataset = parts[0][1] if len(parts) == 1 else ConcatDataset([ds for _, ds in parts])
+            weights = None if len(parts) == 1 else torch.cat(
+                [torch.full((len(ds),), self.sources[k] / len(ds), dtype=torch.double) for k, ds in parts])
+            num_samples = None if weights is None else self.synth_cfg.get("epoch_size", 32000)
+            widths = self._known_widths(dataset) if self.bucket_batches else None
+            drop_last = True
+            if widths is not None:
+                sampler = WidthBucketSampler(widths, self.batch_size, self.bucket_batches, seed,
+                                             None if weights is None else weights.tolist(), num_samples)
+                sampler.set_epoch(epoch)
+            elif weights is None:
+                sampler = RandomSampler(dataset, generator=generator)
+            else:
+                sampler = WeightedRandomSampler(weights, num_samples, generator=generator)
         # keyword arguments: under DDP, Lightning rebuilds the loader with its own sampler
         return ResumableLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=drop_last,
                                num_workers=self.num_workers, collate_fn=self.collate)
 
-    @staticmethod
-    def _known_widths(dataset: Dataset) -> list[int] | None:
-        """Preprocessed widths of every sample, when all parts record them (our LMDBs do)."""
-        parts = dataset.datasets if isinstance(dataset, ConcatDataset) else [dataset]
-        widths = [getattr(part, "widths", None) for part in parts]
-        if any(w is None for w in widths):
-            return None
-        return [w for part in widths for w in part]
+    @classmethod
+    def _known_widths(cls, dataset: Dataset) -> list[int] | None:
+        """Preprocessed widths of every sample, when all parts know them (LMDBs, folders)."""
+        if isinstance(dataset, ConcatDataset):
+            parts = [cls._known_widths(part) for part in dataset.datasets]
+            return None if any(part is None for part in parts) else [w for part in parts for w in part]
+        return getattr(dataset, "widths", None)
 
     def val_dataloader(self) -> list[DataLoader]:
         return [DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=self.collate)
