@@ -127,7 +127,9 @@ def test_evaluate_prints_table_and_writes_json(tiny_checkpoint, tmp_path):
 
 def test_evaluate_missing_folder_is_a_clear_error(tmp_path):
     result = run_script("evaluate.py", str(tmp_path / "nowhere"))
-    assert result.returncode == 2 and "not a folder with labels.tsv" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == f"error: {tmp_path / 'nowhere'}: no such folder (a labelled folder holds the images and " \
+                            "labels.tsv, one 'image path<TAB>label' line per image)\n"
 
 
 def test_evaluate_skips_files_matched_by_a_glob(tiny_checkpoint, tmp_path):

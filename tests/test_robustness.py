@@ -1,5 +1,6 @@
 """Bad input, hostile checkpoints, and interrupted runs: clear errors, nothing lost."""
 import io
+import json
 import os
 import random
 import signal
@@ -104,6 +105,17 @@ def test_folders_mixed_with_other_files_give_only_images(tmp_path):
     (tmp_path / "readme.txt").write_text("hello")
     paths, errors = expand_inputs([str(tmp_path), str(tmp_path / "nope")])
     assert paths == [tmp_path / "a.png"] and errors == [f"{tmp_path / 'nope'}: no such file or folder"]
+
+
+def test_broken_symbolic_links_are_named_not_dropped(tmp_path):
+    (tmp_path / "a.png").write_bytes(STREET)
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    paths, errors = expand_inputs([str(tmp_path), str(tmp_path / "gone.png"), str(tmp_path / "*.png")])
+    assert paths == [tmp_path / "a.png", tmp_path / "a.png"]
+    dangling = f"{tmp_path / 'gone.png'}: dangling symbolic link (to {tmp_path / 'nowhere.png'})"
+    loop = f"{tmp_path / 'loop.png'}: symbolic link loop"
+    assert errors == [dangling, loop, dangling, dangling, loop]
 
 
 def write_dataset(root: Path) -> None:
@@ -233,3 +245,70 @@ def test_weights_that_do_not_fit_their_config_are_a_clear_error(tiny_checkpoint,
     torch.save(ckpt, edited)
     with pytest.raises(CheckpointError, match="weights do not fit the checkpoint's own model config"):
         Recognizer.load(edited)
+
+
+EVALUATE_CASES = {  # name: (labels.tsv bytes, phrase on stderr; None: the folder is scored)
+    "no TAB": (b"street.png Street\n", "labels.tsv:1: no TAB between image path and label"),
+    "not UTF-8": ("street.png\tStra\u00dfe\n".encode("latin-1"), "labels.tsv: not UTF-8 text (byte 15)"),
+    "empty file": (b"", "labels.tsv: no labelled image"),
+    "path out of the folder": (b"../good/street.png\tStreet\n", "labels.tsv:1: image path '../good/street.png' is "
+                                                                "outside the folder"),
+    "absolute path": (f"{SAMPLES / 'street.png'}\tStreet\n".encode(), "is outside the folder"),
+    "no labels.tsv": (None, "bad: no labels.tsv in this folder"),
+    "empty label": (b"street.png\t\nstreet.png\tStreet\n", None),
+}
+
+
+@pytest.mark.parametrize("case", EVALUATE_CASES)
+def test_evaluate_names_a_bad_label_file_and_scores_the_other_folders(case, tiny_checkpoint, tmp_path, monkeypatch,
+                                                                      capsys, caplog):
+    from evaluate import parse_args
+    from ocr.reading.commands import evaluate
+
+    labels, phrase = EVALUATE_CASES[case]
+    for name in ("good", "bad"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "street.png").write_bytes(STREET)
+    (tmp_path / "good" / "labels.tsv").write_text("street.png\tStreet\n")
+    if labels is not None:
+        (tmp_path / "bad" / "labels.tsv").write_bytes(labels)
+    out = tmp_path / "new" / "folder" / "scores.json"
+    monkeypatch.setattr(sys, "argv", ["evaluate.py", str(tmp_path / "bad"), str(tmp_path / "good"),
+                                      "--checkpoint", str(tiny_checkpoint), "--json", str(out)])
+    code = evaluate(parse_args())
+    captured = capsys.readouterr()
+    scored = json.loads(out.read_text())["sets"]
+    if phrase is None:
+        assert code == 0 and scored["bad"]["words"] == 1
+        assert "1 line(s) with an empty label not scored" in caplog.text
+    else:
+        assert code == 2 and set(scored) == {"good"}
+        assert captured.err.count("\n") == 1 and captured.err.startswith(f"error: {tmp_path / 'bad'}")
+        assert phrase in captured.err
+
+
+@pytest.mark.parametrize("target", ["folder", "file in a file"])
+def test_evaluate_refuses_an_unwritable_output_before_reading(target, tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from evaluate import parse_args
+    from ocr.reading.commands import evaluate
+
+    (tmp_path / "a_file").write_text("x")
+    out = tmp_path if target == "folder" else tmp_path / "a_file" / "errors.tsv"
+    monkeypatch.setattr(sys, "argv", ["evaluate.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint),
+                                      "--errors", str(out)])
+    assert evaluate(parse_args()) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"error: {out}: ") and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["ocr.reading.export", "--format", "onnx", "--out", "{out}", "--checkpoint", "{ckpt}"],
+                                     ["ocr.reading.slim", "{ckpt}", "{out}"]])
+@pytest.mark.parametrize("content", [b"hello\n", None])
+def test_export_and_slim_name_a_bad_checkpoint_in_one_line(command, content, tmp_path):
+    ckpt, out = tmp_path / "model.ckpt", tmp_path / "out.file"
+    if content is not None:
+        ckpt.write_bytes(content)
+    args = [a.format(ckpt=ckpt, out=out) for a in command]
+    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.startswith(f"error: {ckpt}: ") and result.stderr.count("\n") == 1, result.stderr

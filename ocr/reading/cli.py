@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ocr.assets import DEFAULT_LM
 from ocr.reading.backends import BACKENDS
-from ocr.reading.checkpoint import CheckpointError
+from ocr.reading.exits import or_exit
 from ocr.reading.recognizer import PRECISIONS, Recognizer
 from ocr.text.decoders import DECODERS
 
@@ -35,10 +34,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:
     """The recognizer the arguments ask for; a bad checkpoint or lexicon exits with code 2."""
-    try:
-        return Recognizer.load(args.checkpoint, batch_size=args.batch_size, decoder=args.decoder,
-                               beam_width=args.beam_width, lexicon=args.lexicon, backend=args.backend,
-                               precision=args.precision, language_model=args.language_model)
-    except (CheckpointError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    return or_exit(lambda: Recognizer.load(
+        args.checkpoint, batch_size=args.batch_size, decoder=args.decoder, beam_width=args.beam_width,
+        lexicon=args.lexicon, backend=args.backend, precision=args.precision, language_model=args.language_model))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -49,28 +50,44 @@ def predict(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-
 def _field(text: str) -> str:
     """``text`` on one line and in one TSV field: backslash, TAB and line breaks escaped."""
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    """evaluate.py: score each labelled folder, print the table, write --json / --errors."""
+    """evaluate.py: score each labelled folder, print the table, write --json / --errors; 2
+    if any folder could not be scored (the others are)."""
     files = [d for d in args.dirs if Path(d).is_file()]  # e.g. a README matched by sets/*
     for d in files:
         print(f"note: {d}: a file, not a folder; skipped", file=sys.stderr)
     folders = [d for d in args.dirs if d not in files]
-    missing = [d for d in folders if not (Path(d) / "labels.tsv").is_file()]
-    for d in missing:
-        print(f"error: {d}: not a folder with labels.tsv", file=sys.stderr)
-    if missing or not folders:
+    if not folders:
+        print("error: no folder to score", file=sys.stderr)
         return 2
+    for out in (args.json_path, args.errors):  # before any reading: a bad path costs nothing
+        if out and (problem := _unwritable(Path(out))):
+            print(f"error: {out}: {problem}", file=sys.stderr)
+            return 2
     report = evaluate_folders(load_recognizer(args), folders, args.holdout, args.holdout_seed)
+    for line in report.errors:
+        print(f"error: {line}", file=sys.stderr)
+    if not report.sets:
+        return 2
     print(markdown_table({**report.sets, "total": report.total}))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(report.as_json(), indent=2) + "\n")
     if args.errors:
         write_misreadings(report.misreadings, args.errors)
-    return 0
+    return 2 if report.errors else 0
 
+
+def _unwritable(path: Path) -> str | None:
+    """Why an output file cannot be written at ``path`` (its folder is made if missing), or None."""
+    if path.is_dir():
+        return "is a folder"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return f"cannot make its folder ({err.strerror})"
+    return None if os.access(path.parent, os.W_OK) else "its folder is not writable"

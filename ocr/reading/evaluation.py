@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from ocr.data.datasets import read_label_file
+from ocr.data.datasets import DatasetError, read_label_file
 from ocr.data.splits import holdout_split
 from ocr.data.transforms import ImageLoadError
 from ocr.reading.recognizer import Recognizer
@@ -59,12 +59,13 @@ def evaluate_folder(recognizer: Recognizer, folder: str | Path, misreadings: lis
 
 
 class Report(NamedTuple):
-    """Scores of several folders: per set (by folder name), their word-weighted total, and the
-    words read wrong."""
+    """Scores of several folders: per set (by folder name), their word-weighted total, the
+    words read wrong, and one line per folder that could not be scored."""
 
     sets: dict[str, dict[str, float]]
     total: dict[str, float]
     misreadings: list[Misreading]
+    errors: list[str]
 
     def as_json(self) -> dict:
         """``{"sets": {name: {...}}, "total": {...}}``, accuracies as fractions."""
@@ -73,13 +74,18 @@ class Report(NamedTuple):
 
 def evaluate_folders(recognizer: Recognizer, folders: list[str | Path], holdout: float | None = None,
                      holdout_seed: int = 0) -> Report:
-    """:func:`evaluate_folder` on each folder, in the order given, plus the word-weighted total."""
-    sets, total, seconds, misreadings = {}, WordScores(), 0.0, []
+    """:func:`evaluate_folder` on each folder, in the order given, plus the word-weighted total.
+    A folder whose labels cannot be read is left out and named in :attr:`Report.errors`."""
+    sets, total, seconds, misreadings, errors = {}, WordScores(), 0.0, [], []
     for folder in folders:
-        scores, took = evaluate_folder(recognizer, folder, misreadings, holdout, holdout_seed)
+        try:
+            scores, took = evaluate_folder(recognizer, folder, misreadings, holdout, holdout_seed)
+        except DatasetError as err:
+            errors.append(str(err))
+            continue
         sets[Path(folder).name] = summarize(scores, took)
         total, seconds = total.merge(scores), seconds + took
-    return Report(sets, summarize(total, seconds), misreadings)
+    return Report(sets, summarize(total, seconds), misreadings, errors)
 
 
 def write_misreadings(misreadings: list[Misreading], out: str | Path) -> None:

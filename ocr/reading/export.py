@@ -25,6 +25,7 @@ import torch
 
 from ocr.assets import DEFAULT_MODEL
 from ocr.reading.checkpoint import file_sha256, load_model
+from ocr.reading.exits import or_exit
 
 FORMATS = ("onnx", "onnx-int8", "torchscript")
 
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("--format", choices=FORMATS, required=True)
     parser.add_argument("--out", required=True, help="file to write")
     args = parser.parse_args()
-    print(f"wrote {export(args.checkpoint, args.format, args.out)}")
+    print(f"wrote {or_exit(lambda: export(args.checkpoint, args.format, args.out))}")
 
 
 if __name__ == "__main__":
