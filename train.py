@@ -19,7 +19,7 @@ def main(cfg: DictConfig) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         train(cfg, run_dir)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError) as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # Hydra marks this job failed, runs the rest of the sweep, then exits non-zero
         print(f"error: {err}", file=sys.stderr)

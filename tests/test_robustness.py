@@ -1,4 +1,5 @@
 """Bad input, hostile checkpoints, and interrupted runs: clear errors, nothing lost."""
+import csv
 import io
 import json
 import os
@@ -215,14 +216,46 @@ def test_sigkill_mid_run_then_resume_continues_from_the_saved_step(tmp_path):
 
 def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path):
     run = tmp_path / "interrupted"
-    process = start_training(run, "checkpoint.every_n_train_steps=100000")
+    process = start_training(run, "checkpoint.every_n_train_steps=100000", "trainer.log_every_n_steps=1000")
     try:
         wait_for(run / "checkpoints" / "best.ckpt", process)  # first validation done: training is under way
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     finally:
         process.kill()  # a run that did not stop must not slow the tests after this one
-    assert safe_load(run / "checkpoints" / "last.ckpt")["global_step"] >= 4
+    saved = safe_load(run / "checkpoints" / "last.ckpt")["global_step"]
+    assert saved >= 4
+    losses = [row for row in csv.DictReader((run / "metrics.csv").open()) if row.get("train/loss")]
+    assert int(losses[-1]["step"]) == saved - 1  # the last step's loss, though only every 1000th is logged
+
+
+def test_a_full_disk_is_named_and_the_old_checkpoint_kept(tmp_path, monkeypatch):
+    from ocr.reading.checkpoint import CheckpointWriteError, atomic_save
+
+    path = tmp_path / "last.ckpt"
+    atomic_save({"step": 1}, path)
+
+    def short_write(obj, f):
+        f.write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 4096 vs 4000")
+
+    monkeypatch.setattr(torch, "save", short_write)
+    with pytest.raises(CheckpointWriteError) as err:
+        atomic_save({"step": 2}, path)
+    assert str(err.value) == f"{path}: no space left on the device; the previous last.ckpt is kept"
+    monkeypatch.undo()
+    assert safe_load(path) == {"step": 1} and [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_partial_checkpoints_of_killed_runs_are_removed_at_start(tmp_path):
+    from ocr.reading.checkpoint import remove_stale_temporaries
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale, live = tmp_path / f".last.ckpt.{gone.pid}.tmp", tmp_path / f".last.ckpt.{os.getpid()}.tmp"
+    stale.write_bytes(b"half"), live.write_bytes(b"being written")
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert not stale.exists() and live.exists()
 
 
 def test_an_image_that_breaks_mid_epoch_is_skipped(tmp_path):

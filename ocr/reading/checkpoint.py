@@ -5,6 +5,7 @@ the charset and the model config, so nothing else is needed to rebuild the model
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
@@ -19,6 +20,7 @@ from ocr.models import CRNN, build_model
 from ocr.text.charset import Charset
 
 MODEL_PREFIX = "model."
+TMP_SUFFIX = ".tmp"  # atomic_save writes .NAME.PID.tmp first
 
 
 class CheckpointError(ValueError):
@@ -67,19 +69,51 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (the file it would replace is kept)."""
+
+
 def atomic_save(obj: dict, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written file."""
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written
+    file. A full disk is a :class:`CheckpointWriteError` saying so, the old ``path`` intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
         with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch reports a short write as RuntimeError("... unexpected pos ...")
+        if getattr(err, "errno", None) == errno.ENOSPC or "unexpected pos" in str(err):
+            kept = f"; the previous {path.name} is kept" if path.exists() else ""
+            raise CheckpointWriteError(f"{path}: no space left on the device{kept}") from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_save` left in ``folder`` when its process
+    was killed mid-write (their process is gone); returns them."""
+    stale = []
+    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        pid = tmp.name[: -len(TMP_SUFFIX)].rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            stale.append(tmp)
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        pass
+    return True
 
 
 def file_sha256(path: str | Path) -> str:

@@ -44,6 +44,19 @@ class SaveOnInterrupt(L.Callback):
                 loader.batches_done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
             trainer.save_checkpoint(self.path, weights_only=False)
             log.warning("interrupted at step %d: saved %s", trainer.global_step, self.path)
+            _log_last_step(trainer)
+
+
+def _log_last_step(trainer: L.Trainer) -> None:
+    """Write the last trained step's ``train/*`` metrics (loss, gradient norm), which
+    Lightning only logs every ``log_every_n_steps``, so metrics.csv ends where the run did."""
+    step = trainer.global_step - 1  # the step index Lightning logs a step's metrics under
+    if trainer.logger is None or step < 0 or trainer.global_step % trainer.log_every_n_steps == 0:
+        return
+    last = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+    if last:
+        trainer.logger.log_metrics(last, step=step)
+        trainer.logger.save()
 
 
 def check_resumable(path: str | Path, hparams: dict) -> None:

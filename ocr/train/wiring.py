@@ -10,6 +10,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQ
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.data.transforms import Preprocess
+from ocr.reading.checkpoint import remove_stale_temporaries
 from ocr.text.charset import Charset
 from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
 from ocr.train.datamodule import OCRDataModule
@@ -52,6 +53,8 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     if (ckpt_dir / "last.ckpt").is_file() and not resumes_here:  # never write over another run
         raise ConfigError(f"{run_dir}: holds a run already; resume it with ckpt_path={ckpt_dir / 'last.ckpt'} "
                           "or choose another hydra.run.dir")
+    for stale in remove_stale_temporaries(ckpt_dir) if ckpt_dir.is_dir() else []:
+        log.info("removed %s, a partial checkpoint left by a killed run", stale)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
