@@ -37,3 +37,29 @@ def test_ddp_trains_with_two_cpu_processes(tmp_path):
     output = result.stderr + result.stdout
     assert "distributed_backend=gloo" in output and "Starting with 2 processes" in output
     assert (tmp_path / "ddp" / "checkpoints" / "last.ckpt").is_file()
+
+
+BAD_OVERRIDES = {
+    "+trainer.max_stpes=10": "error: trainer.max_stpes: not an argument of lightning.Trainer; did you mean "
+                             "trainer.max_steps?",
+    "trainer.max_steps=abc": "error: trainer.max_steps: expected a whole number, got 'abc'",
+    "data.batch_size=1.5": "error: data.batch_size: expected a whole number, got 1.5",
+    "data.holdout=x": "error: data.holdout: expected a number, got 'x'",
+}
+
+
+def test_a_bad_override_is_one_line_naming_the_key_and_leaves_no_folder(tmp_path):
+    for override, message in BAD_OVERRIDES.items():
+        result = run_script("train.py", *TINY, override, f"hydra.run.dir={tmp_path}/runs/day/run")
+        assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == message, result.stderr[-1500:]
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs" / "day").exists()  # the failed start's folder (and its date folder) removed
+
+
+def test_a_new_run_in_another_runs_folder_is_refused_before_hydra_writes_there(tmp_path):
+    run = tmp_path / "run"
+    assert run_script("train.py", *TINY, "trainer.max_steps=1", f"hydra.run.dir={run}").returncode == 0
+    saved = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = run_script("train.py", *TINY, f"hydra.run.dir={run}")
+    assert result.returncode == 1 and result.stderr.startswith(f"error: {run}: holds a run already")
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == saved  # .hydra/*.yaml included

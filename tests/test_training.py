@@ -1,5 +1,6 @@
 """Training through the Hydra config: start-up checks, clipping, non-finite steps, resume."""
 import csv
+import functools
 import signal
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def train_with_callback(cfg, run_dir: Path, callback: L.Callback) -> L.Trainer:
 
     original = L.Trainer.__init__
 
+    @functools.wraps(original)  # the Trainer's signature, which train() checks the config against
     def with_probe(self, *args, callbacks=(), **kwargs):
         original(self, *args, callbacks=[*callbacks, callback], **kwargs)
 

@@ -13,16 +13,13 @@ from ocr.data.transforms import Preprocess
 from ocr.reading.checkpoint import remove_stale_temporaries
 from ocr.text.charset import Charset
 from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
+from ocr.train.config_checks import ConfigError, check_config
 from ocr.train.datamodule import OCRDataModule
 from ocr.train.diagnostics import GradientFlowMonitor
 from ocr.train.run_log import RunLogger, TrainingClock
 from ocr.train.system import RecognitionSystem
 
 log = logging.getLogger(__name__)
-
-
-class ConfigError(ValueError):
-    """The configuration asks for something that cannot work."""
 
 
 def build_datamodule(cfg: DictConfig, charset: Charset) -> OCRDataModule:
@@ -42,17 +39,27 @@ def build_system(cfg: DictConfig) -> RecognitionSystem:
     )
 
 
-def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
-    """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``.
-
-    A folder that holds a run is only written to by resuming it (``ckpt_path`` in its
-    checkpoints folder); metrics.csv then grows with the new session's rows.
-    """
+def refuse_other_run(run_dir: Path, ckpt_path: str | None) -> None:
+    """A :class:`ConfigError` when ``run_dir`` holds a run that ``ckpt_path`` does not resume:
+    a new run never writes over another."""
     ckpt_dir = run_dir / "checkpoints"
-    resumes_here = cfg.ckpt_path is not None and Path(cfg.ckpt_path).resolve().parent == ckpt_dir.resolve()
-    if (ckpt_dir / "last.ckpt").is_file() and not resumes_here:  # never write over another run
+    resumes_here = ckpt_path is not None and Path(ckpt_path).resolve().parent == ckpt_dir.resolve()
+    if (ckpt_dir / "last.ckpt").is_file() and not resumes_here:
         raise ConfigError(f"{run_dir}: holds a run already; resume it with ckpt_path={ckpt_dir / 'last.ckpt'} "
                           "or choose another hydra.run.dir")
+
+
+def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -> L.Trainer:
+    """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``.
+
+    The config is checked first (:func:`~ocr.train.config_checks.check_config`, value types
+    against ``reference`` where given). A folder that holds a run is only written to by
+    resuming it (``ckpt_path`` in its checkpoints folder); metrics.csv then grows with the
+    new session's rows.
+    """
+    check_config(cfg, reference)
+    refuse_other_run(run_dir, cfg.ckpt_path)
+    ckpt_dir = run_dir / "checkpoints"
     for stale in remove_stale_temporaries(ckpt_dir) if ckpt_dir.is_dir() else []:
         log.info("removed %s, a partial checkpoint left by a killed run", stale)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
