@@ -132,3 +132,12 @@ def test_workers_read_an_lmdb_the_main_process_has_open(rendered):
     first = dataset[0].text  # opens the environment in this process
     loader = DataLoader(dataset, batch_size=None, num_workers=1, multiprocessing_context="fork")
     assert next(iter(loader)).text == first
+
+
+def test_a_missing_lmdb_folder_says_how_to_render_it(tmp_path):
+    from ocr.train.wiring import build_datamodule
+
+    cfg = tiny_config("data=lmdb", f"data.lmdb_dirs=[{tmp_path / 'words'}]")
+    with pytest.raises(FileNotFoundError, match=rf"{tmp_path / 'words'}: LMDB folder not found; render it first with "
+                                                rf"python -m ocr.data.prerender --count N --seed S --out {tmp_path / 'words'}"):
+        build_datamodule(cfg, PRINTABLE)

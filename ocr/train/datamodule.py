@@ -79,9 +79,15 @@ class OCRDataModule(L.LightningDataModule):
         for kind, paths in dirs.items():
             if kind in self.sources and not paths:
                 raise ValueError(f"data.sources has {kind} but data.{kind}_dirs is empty")
-        for folder in [*folder_dirs, *lmdb_dirs, *val_dirs]:
+        for folder in [*folder_dirs, *val_dirs]:
             if not Path(folder).is_dir():
                 raise FileNotFoundError(f"{folder}: dataset folder not found")
+        for folder in lmdb_dirs:
+            if not Path(folder).is_dir():
+                raise FileNotFoundError(
+                    f"{folder}: LMDB folder not found; render it first with python -m ocr.data.prerender "
+                    f"--count N --seed S --out {folder} followed by this run's overrides (the experiment's "
+                    "YAML, e.g. configs/experiment/default_model.yaml, lists its commands)")
         self.charset, self.preprocess = charset, preprocess
         self.batch_size, self.num_workers, self.strict = batch_size, num_workers, strict
         self.bucket_batches = bucket_batches
