@@ -62,10 +62,12 @@ def main() -> None:
             except Exception as err:  # noqa: BLE001 - a variant that fails is a result, not the end
                 print(f"| {name} | failed: {type(err).__name__}: {str(err).splitlines()[0][:120]} | | |", flush=True)
                 continue
-            loop = whole_loop(cfg) if not compiled else float("nan")  # train.py does not compile
+            if compiled:  # train.py does not compile: the model step alone
+                print(f"| {name} | {step:.0f} | - | - |", flush=True)
+                continue
+            loop = whole_loop(cfg)
             before = loop if name == BEFORE else before
-            ratio = f"{loop / before:.2f}" if before and loop == loop else "-"
-            print(f"| {name} | {step:.0f} | {loop:.0f} | {ratio} |", flush=True)
+            print(f"| {name} | {step:.0f} | {loop:.0f} | {loop / before:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from itertools import islice
+from itertools import accumulate, islice
 from typing import Any
 
 from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
@@ -30,7 +30,9 @@ class WidthBucketSampler(Sampler[int]):
         if weights is not None and len(weights) != len(widths):
             raise ValueError(f"{len(weights)} weights for {len(widths)} widths")
         self.widths, self.batch_size, self.pool_batches, self.seed = list(widths), batch_size, pool_batches, seed
-        self.weights, self.num_samples = weights, num_samples
+        # cumulative once, not at every epoch's draw
+        self.cum_weights = None if weights is None else list(accumulate(weights))
+        self.num_samples = num_samples
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -41,11 +43,11 @@ class WidthBucketSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         rng = random.Random(f"{self.seed}/{self.epoch}")
-        if self.weights is None:
+        if self.cum_weights is None:
             order = list(range(len(self.widths)))
             rng.shuffle(order)
         else:
-            order = rng.choices(range(len(self.widths)), weights=self.weights, k=self.num_samples)
+            order = rng.choices(range(len(self.widths)), cum_weights=self.cum_weights, k=self.num_samples)
         pool = self.batch_size * self.pool_batches
         batches = []
         for start in range(0, len(order), pool):

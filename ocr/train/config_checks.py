@@ -13,7 +13,8 @@ class ConfigError(ValueError):
     """The configuration asks for something that cannot work."""
 
 
-KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
+# a default of this type -> (the types a value may have, how the error names them)
+KINDS = {bool: ((bool,), "true or false"), int: ((int,), "a whole number"), float: ((int, float), "a number")}
 
 
 def check_config(cfg: DictConfig, reference: DictConfig | None = None) -> None:
@@ -35,13 +36,11 @@ def check_config(cfg: DictConfig, reference: DictConfig | None = None) -> None:
 
 
 def _check_type(key: str, value: object, default: object) -> None:
-    expected = type(default)
-    if expected not in KINDS or value is None or expected is str:
+    if type(default) not in KINDS or value is None:
         return
-    fits = isinstance(value, bool) if expected is bool else (
-        isinstance(value, (int, float) if expected is float else int) and not isinstance(value, bool))
-    if not fits:
-        raise ConfigError(f"{key}: expected {KINDS[expected]}, got {value!r}")
+    allowed, kind = KINDS[type(default)]
+    if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+        raise ConfigError(f"{key}: expected {kind}, got {value!r}")
 
 
 def _leaves(node: object, prefix: str = ""):
