@@ -31,7 +31,7 @@ class CRNN(nn.Module):
         if self.rectifier is not None:
             images, widths = self.rectifier(images, widths)
         features = self.backbone(images)  # (B, C, 1, T)
-        sequence = features.squeeze(2).permute(2, 0, 1)  # (T, B, C)
+        sequence = features.flatten(2).permute(2, 0, 1)  # (T, B, C); flatten, not squeeze: no If node in ONNX
         lengths = None if widths is None else num_frames(widths)
         logits = self.classifier(self.sequence(sequence, lengths))
         return torch.log_softmax(logits.float(), dim=-1)

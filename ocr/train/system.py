@@ -101,10 +101,23 @@ class RecognitionSystem(L.LightningModule):
         self.log(f"{name}/cer", summary["cer"], **{**opts, "batch_size": max(scores.label_chars, 1)})
 
     def configure_optimizers(self):
+        """The optimiser over every parameter, the rectifier's at ``optim.rectifier_lr_scale`` times
+        the learning rate; a scheduler with a ``max_lr`` (one-cycle) peaks at each group's rate."""
         optim = self.hparams.optim or {}
-        optimizer = instantiate(optim["optimizer"], params=self.parameters())
+        optimizer = instantiate(optim["optimizer"], _partial_=True)(self._parameter_groups(optim))  # groups stay plain dicts
         if not optim.get("scheduler"):
             return optimizer
-        scheduler = instantiate(optim["scheduler"], optimizer=optimizer)
+        peaks = {"max_lr": [group["lr"] for group in optimizer.param_groups]} if "max_lr" in optim["scheduler"] else {}
+        scheduler = instantiate(optim["scheduler"], optimizer=optimizer, **peaks)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+    def _parameter_groups(self, optim: dict) -> list[dict]:
+        """The rectifier's parameters (a localisation net whose zero-initialised last layer learns
+        slowly at the CRNN's rate) in a group of their own, the rest in another."""
+        lr, scale = optim["optimizer"]["lr"], optim.get("rectifier_lr_scale", 1.0)
+        rectifier = self.model.rectifier
+        own = {id(p) for p in rectifier.parameters()} if rectifier is not None else set()
+        groups = [{"params": [p for p in self.parameters() if id(p) not in own], "lr": lr}]
+        if own:
+            groups.append({"params": list(rectifier.parameters()), "lr": lr * scale})
+        return groups
