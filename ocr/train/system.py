@@ -108,7 +108,7 @@ class RecognitionSystem(L.LightningModule):
         if not optim.get("scheduler"):
             return optimizer
         peaks = {"max_lr": [group["lr"] for group in optimizer.param_groups]} if "max_lr" in optim["scheduler"] else {}
-        scheduler = instantiate(optim["scheduler"], optimizer=optimizer, **peaks)
+        scheduler = instantiate(optim["scheduler"], _partial_=True)(optimizer, **peaks)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _parameter_groups(self, optim: dict) -> list[dict]:
