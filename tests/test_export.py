@@ -40,8 +40,8 @@ def test_onnx_backend_reads_like_pytorch(tiny_checkpoint, tmp_path):
     from tests.conftest import SAMPLES
 
     paths = sorted(SAMPLES.glob("*.*g"))
-    torch_read = Recognizer.load(tiny_checkpoint).read(paths)
-    onnx_read = Recognizer.load(tiny_checkpoint, backend="onnx").read(paths)
+    torch_read = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32").read(paths)
+    onnx_read = Recognizer.load(tiny_checkpoint, backend="onnx", precision="fp32").read(paths)
     exported = Recognizer.load(export(tiny_checkpoint, "onnx", tmp_path / "m.onnx")).read(paths)
     assert [p.text for p in torch_read] == [p.text for p in onnx_read] == [p.text for p in exported]
     for a, b in zip(torch_read, exported):

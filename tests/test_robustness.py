@@ -295,8 +295,7 @@ EVALUATE_CASES = {  # name: (labels.tsv bytes, phrase on stderr; None: the folde
 @pytest.mark.parametrize("case", EVALUATE_CASES)
 def test_evaluate_names_a_bad_label_file_and_scores_the_other_folders(case, tiny_checkpoint, tmp_path, monkeypatch,
                                                                       capsys, caplog):
-    from evaluate import parse_args
-    from ocr.reading.commands import evaluate
+    from ocr.reading.commands import evaluate_main
 
     labels, phrase = EVALUATE_CASES[case]
     for name in ("good", "bad"):
@@ -308,7 +307,7 @@ def test_evaluate_names_a_bad_label_file_and_scores_the_other_folders(case, tiny
     out = tmp_path / "new" / "folder" / "scores.json"
     monkeypatch.setattr(sys, "argv", ["evaluate.py", str(tmp_path / "bad"), str(tmp_path / "good"),
                                       "--checkpoint", str(tiny_checkpoint), "--json", str(out)])
-    code = evaluate(parse_args())
+    code = evaluate_main()
     captured = capsys.readouterr()
     scored = json.loads(out.read_text())["sets"]
     if phrase is None:
@@ -322,14 +321,13 @@ def test_evaluate_names_a_bad_label_file_and_scores_the_other_folders(case, tiny
 
 @pytest.mark.parametrize("target", ["folder", "file in a file"])
 def test_evaluate_refuses_an_unwritable_output_before_reading(target, tiny_checkpoint, tmp_path, monkeypatch, capsys):
-    from evaluate import parse_args
-    from ocr.reading.commands import evaluate
+    from ocr.reading.commands import evaluate_main
 
     (tmp_path / "a_file").write_text("x")
     out = tmp_path if target == "folder" else tmp_path / "a_file" / "errors.tsv"
     monkeypatch.setattr(sys, "argv", ["evaluate.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint),
                                       "--errors", str(out)])
-    assert evaluate(parse_args()) == 2
+    assert evaluate_main() == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith(f"error: {out}: ") and captured.err.count("\n") == 1
 

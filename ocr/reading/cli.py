@@ -1,4 +1,5 @@
-"""Arguments and model loading shared by predict.py and evaluate.py."""
+"""The predict and evaluate commands' arguments (``ocr predict``, ``python predict.py``, and
+the same for evaluate) and the model loading they share."""
 from __future__ import annotations
 
 import argparse
@@ -37,3 +38,24 @@ def load_recognizer(args: argparse.Namespace) -> Recognizer:
     return or_exit(lambda: Recognizer.load(
         args.checkpoint, batch_size=args.batch_size, decoder=args.decoder, beam_width=args.beam_width,
         lexicon=args.lexicon, backend=args.backend, precision=args.precision, language_model=args.language_model))
+
+
+def predict_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Read the word in each image (one line per image).")
+    parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument("--format", choices=("text", "json", "tsv"), default="text", help="output format")
+    add_model_arguments(parser)
+    return parser
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Score a model on labelled folders (images and labels.tsv).")
+    parser.add_argument("dirs", nargs="+", help="folders holding images/ and labels.tsv")
+    parser.add_argument("--json", dest="json_path", help="also write the numbers to this JSON file")
+    parser.add_argument("--errors", help="write the misread words (acc36) to this TSV file, least confident first")
+    parser.add_argument("--holdout", type=float, metavar="FRACTION",
+                        help="score only the part of each folder that training with data.holdout=FRACTION kept out")
+    parser.add_argument("--holdout-seed", type=int, default=0, help="the data.holdout_seed of that training run")
+    add_model_arguments(parser)
+    return parser
+

@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ocr.data.transforms import ImageLoadError
-from ocr.reading.cli import load_recognizer
+from ocr.reading.cli import evaluate_parser, load_recognizer, predict_parser
 from ocr.reading.evaluation import evaluate_folders, markdown_table, write_misreadings
 from ocr.reading.inputs import expand_inputs
 
@@ -91,3 +91,13 @@ def _unwritable(path: Path) -> str | None:
     except OSError as err:
         return f"cannot make its folder ({err.strerror})"
     return None if os.access(path.parent, os.W_OK) else "its folder is not writable"
+
+
+def predict_main(argv: list[str] | None = None) -> int:
+    """``ocr predict IMG ...``: the exit code."""
+    return predict(predict_parser().parse_args(sys.argv[1:] if argv is None else argv))
+
+
+def evaluate_main(argv: list[str] | None = None) -> int:
+    """``ocr evaluate DIR ...``: the exit code."""
+    return evaluate(evaluate_parser().parse_args(sys.argv[1:] if argv is None else argv))

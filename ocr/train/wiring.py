@@ -9,6 +9,7 @@ import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
+from ocr.assets import checkpoint_path
 from ocr.data.transforms import Preprocess
 from ocr.reading.checkpoint import remove_stale_temporaries
 from ocr.text.charset import Charset
@@ -75,7 +76,7 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
     if cfg.ckpt_path is not None:
         check_resumable(cfg.ckpt_path, dict(system.hparams))
     elif cfg.init_from is not None:  # a resumed run takes its weights from ckpt_path instead
-        log.info(init_from_checkpoint(system.model, cfg.init_from, system.charset))
+        log.info(init_from_checkpoint(system.model, checkpoint_path(cfg.init_from), system.charset))
     callbacks = [
         # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,

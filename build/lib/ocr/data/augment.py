@@ -1,0 +1,93 @@
+"""Random changes to real photos in training, so a few thousand crops go further.
+
+Each effect is drawn with its own probability (``data.folder_augment`` in
+``configs/data/*.yaml``): rotation, shear and perspective (one warp), crop jitter, low
+resolution, blur, contrast and JPEG. Geometry fills with the image's mean colour so no
+black corners appear.
+"""
+from __future__ import annotations
+
+import io
+import random
+
+from PIL import Image, ImageEnhance, ImageFilter
+
+EFFECTS = ("warp", "jitter", "low_res", "blur", "contrast", "jpeg")
+
+
+class PhotoAugment:
+    """Callable ``(image, rng) -> image``.
+
+    Args:
+        effects: probability per effect name (:data:`EFFECTS`); missing ones are off.
+        max_angle: rotation range in degrees (warp).
+        max_shear: horizontal shear range, as a fraction of the height (warp).
+        max_perspective: how far each corner may move, as a fraction of the size (warp).
+        max_jitter: how much each side may be cut or padded, as a fraction of the size.
+    """
+
+    def __init__(self, effects: dict[str, float] | None = None, max_angle: float = 6.0, max_shear: float = 0.3,
+                 max_perspective: float = 0.1, max_jitter: float = 0.08) -> None:
+        self.effects = dict(effects or {})
+        if unknown := set(self.effects) - set(EFFECTS):
+            raise ValueError(f"unknown augmentation effects {sorted(unknown)}; known: {EFFECTS}")
+        self.max_angle, self.max_shear = max_angle, max_shear
+        self.max_perspective, self.max_jitter = max_perspective, max_jitter
+
+    def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
+        if self._chance(rng, "warp"):
+            image = self._warp(image, _mean_colour(image), rng)
+        if self._chance(rng, "jitter"):
+            image = self._jitter(image, _mean_colour(image), rng)
+        if self._chance(rng, "low_res"):
+            h = rng.randint(8, 20)
+            if h < image.height:
+                w = max(4, round(image.width * h / image.height))
+                image = image.resize((w, h), Image.Resampling.BILINEAR).resize(image.size, Image.Resampling.BICUBIC)
+        if self._chance(rng, "blur"):
+            image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2) * image.height / 32))
+        if self._chance(rng, "contrast"):
+            image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.4, 1.3))
+        if self._chance(rng, "jpeg"):
+            buf = io.BytesIO()
+            image.convert("RGB" if image.mode != "L" else "L").save(buf, "JPEG", quality=rng.randint(20, 70))
+            image = Image.open(io.BytesIO(buf.getvalue()))
+            image.load()
+        return image
+
+    def _chance(self, rng: random.Random, effect: str) -> bool:
+        p = self.effects.get(effect, 0.0)
+        return p > 0 and rng.random() < p
+
+    def _warp(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
+        """Rotation, shear and corner moves as one perspective transform of the corners."""
+        w, h = image.size
+        angle = rng.uniform(-self.max_angle, self.max_angle)
+        image = image.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=fill)
+        w, h = image.size
+        shear = rng.uniform(-self.max_shear, self.max_shear) * h
+        p = self.max_perspective
+        corners = [(0, 0), (0, h), (w, h), (w, 0)]  # PIL's QUAD order
+        # where each output corner samples the input: sheared and moved by up to p of the size
+        src = [(x + (shear / 2 if y == 0 else -shear / 2) + rng.uniform(-p, p) * w, y + rng.uniform(-p, p) * h)
+               for x, y in corners]
+        return image.transform((w, h), Image.Transform.QUAD, [c for xy in src for c in xy],
+                               Image.Resampling.BILINEAR, fillcolor=fill)
+
+    def _jitter(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
+        """Cut into or pad each side by up to ``max_jitter`` of the width / height."""
+        w, h = image.size
+        j = self.max_jitter
+        left, right = (round(rng.uniform(-j, j) * w) for _ in range(2))
+        top, bottom = (round(rng.uniform(-j, j) * h) for _ in range(2))
+        box = (left, top, w - right, h - bottom)
+        if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+            return image
+        out = Image.new(image.mode, (box[2] - box[0], box[3] - box[1]), fill)
+        out.paste(image, (-left, -top))
+        return out
+
+
+def _mean_colour(image: Image.Image):
+    """The image's mean gray level or RGB colour: what geometry fills uncovered corners with."""
+    return image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))

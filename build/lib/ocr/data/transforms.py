@@ -1,0 +1,140 @@
+"""Load images safely and turn them into normalised, height-32 tensors."""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+MIN_SIDE = 4
+ImageSource = str | Path | Image.Image | np.ndarray
+
+
+class ImageLoadError(ValueError):
+    """An input could not be read as an image; the message names the input."""
+
+
+def describe(source: ImageSource | bytes) -> str:
+    """A short name for an input in messages: its path, or what kind of image it is."""
+    if isinstance(source, np.ndarray):
+        return f"<array {'x'.join(map(str, source.shape))} {source.dtype}>"
+    if isinstance(source, Image.Image):
+        return getattr(source, "filename", None) or f"<image {source.width}x{source.height} {source.mode}>"
+    if isinstance(source, bytes):
+        return f"<{len(source)} bytes>"
+    return str(source)
+
+
+def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Image:
+    """Open a path, encoded bytes, a PIL image or a numpy array, apply EXIF rotation, return
+    it as RGB or L.
+
+    Arrays: ``HxW`` (gray), ``HxWx3`` (RGB) or ``HxWx4`` (RGBA), ``uint8`` or float in 0..1.
+    Raises :class:`ImageLoadError` with a one-line reason naming the input (or ``name``).
+    """
+    name = describe(source) if name is None else name
+    try:
+        if isinstance(source, np.ndarray):
+            image = _from_array(source, name)
+        elif isinstance(source, bytes):
+            image = Image.open(io.BytesIO(source))
+            image.load()
+        elif isinstance(source, Image.Image):
+            image = source
+            image.load()
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise ImageLoadError(f"{name}: no such file" if not path.exists() else f"{name}: not a file")
+            if path.stat().st_size == 0:
+                raise ImageLoadError(f"{name}: empty file")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(path)
+                image.load()
+        image = ImageOps.exif_transpose(image)
+        if image.mode not in ("RGB", "L"):
+            image = _to_rgb(image)
+    except ImageLoadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{name}: not an image file (format not recognised)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageLoadError(f"{name}: image too large ({err})") from None
+    except Exception as err:  # decoders raise many kinds on hostile bytes; all mean "unreadable"
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ImageLoadError(f"{name}: unreadable or truncated image ({reason})") from None
+    if min(image.size) < MIN_SIDE:
+        w, h = image.size
+        raise ImageLoadError(f"{name}: image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    return image
+
+
+def _from_array(array: np.ndarray, name: str) -> Image.Image:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ImageLoadError(f"{name}: an image array is HxW, HxWx3 or HxWx4")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.dtype == np.uint8:
+        pixels = array
+    elif np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_:
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise ImageLoadError(f"{name}: a float image array must hold values in 0..1")
+        pixels = np.round(array.astype(np.float64) * 255).astype(np.uint8)
+    else:
+        raise ImageLoadError(f"{name}: an image array must be uint8, or float in 0..1")
+    return Image.fromarray(np.ascontiguousarray(pixels))  # L, RGB or RGBA by its shape
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integer or float gray
+        low, high = image.getextrema()
+        if image.mode == "F" and high <= 1.0:  # floats in 0..1
+            return image.point(lambda v: v * 255).convert("L")
+        scale = 1 if high <= 255 else (257 if high <= 65535 else 2 ** 24)  # 8-, 16- or 32-bit range
+        return image.point(lambda v: v / scale).convert("L")
+    return image.convert("RGB")
+
+
+class Preprocess:
+    """Resize to ``height`` keeping the aspect ratio, clamp the width, normalise to [-1, 1].
+
+    Images wider than ``max_width`` after resizing are squeezed to it; narrower than
+    ``min_width`` are stretched to it.
+    """
+
+    def __init__(self, height: int = 32, min_width: int = 32, max_width: int = 256, channels: int = 1) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        self.height, self.min_width, self.max_width, self.channels = height, min_width, max_width, channels
+
+    def target_width(self, width: int, height: int) -> int:
+        return int(min(self.max_width, max(self.min_width, round(width * self.height / height))))
+
+    def __call__(self, image: Image.Image) -> tuple[Tensor, float]:
+        """The image tensor ``(C, height, w)`` and the horizontal scale factor applied."""
+        pixels, scale = self.pixels(image)
+        return normalize(pixels), scale
+
+    def pixels(self, image: Image.Image) -> tuple[Tensor, float]:
+        """The resized image as ``uint8`` ``(C, height, w)``, before :func:`normalize`, and the
+        horizontal scale factor applied (a batch is cheaper to normalise at once)."""
+        image = image.convert("L" if self.channels == 1 else "RGB")
+        width = self.target_width(*image.size)
+        scale = width / image.size[0]
+        image = image.resize((width, self.height), Image.Resampling.BILINEAR)
+        data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        return data.view(self.height, width, self.channels).permute(2, 0, 1), scale
+
+
+def normalize(pixels: Tensor) -> Tensor:
+    """``uint8`` pixels (any shape) to the model's input range, [-1, 1]."""
+    return pixels.float().div_(127.5).sub_(1.0)

@@ -1,0 +1,64 @@
+"""The CRNN convolutional feature extractor.
+
+Input ``(B, C, 32, W)``; output ``(B, C', 1, T)`` with ``T = W // 4 + 1`` (see
+:func:`num_frames`): two 2x2 poolings divide the width by 4, the two late 2x1 poolings
+keep it (their 2-wide window with padding 1 adds one column each) and the last 2x2
+convolution without padding takes one away. Frame ``t`` is centred on input column ``4 t``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+# Channels of the seven convolutions in Shi et al. (TPAMI 2017), before the width multiplier.
+PAPER_CHANNELS = (64, 128, 256, 256, 512, 512, 512)
+
+def _conv(c_in: int, c_out: int, kernel: int = 3, padding: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class CRNNBackbone(nn.Module):
+    """Seven 3x3/2x2 convolutions with batch norm; height 32 collapses to 1.
+
+    Runs in channels_last memory format, much faster for convolutions on CPU.
+
+    Args:
+        in_channels: 1 for gray input, 3 for RGB.
+        width_mult: scales every layer's channel count (0.5 gives the ``small`` preset).
+        channels: the seven convolutions' channel counts, given outright (then ``width_mult``
+            is not used), e.g. to make the costly late layers narrower than the rest.
+    """
+
+    def __init__(self, in_channels: int = 1, width_mult: float = 1.0, channels: list[int] | None = None) -> None:
+        super().__init__()
+        if channels is not None and len(channels) != len(PAPER_CHANNELS):
+            raise ValueError(f"backbone channels: {len(PAPER_CHANNELS)} numbers needed, got {list(channels)}")
+        c = list(channels) if channels is not None else [max(8, int(round(ch * width_mult))) for ch in PAPER_CHANNELS]
+        late_pool = dict(kernel_size=(2, 2), stride=(2, 1), padding=(0, 1))
+        self.out_channels = c[6]
+        self.layers = nn.Sequential(
+            *_conv(in_channels, c[0]), nn.MaxPool2d(2, 2),  # 16 x W/2
+            *_conv(c[0], c[1]), nn.MaxPool2d(2, 2),  # 8 x W/4
+            *_conv(c[1], c[2]), *_conv(c[2], c[3]), nn.MaxPool2d(**late_pool),  # 4 x W/4+1
+            *_conv(c[3], c[4]), *_conv(c[4], c[5]), nn.MaxPool2d(**late_pool),  # 2 x W/4+2
+            *_conv(c[5], c[6], kernel=2, padding=0),  # 1 x W/4+1
+        ).to(memory_format=torch.channels_last)
+        self.memory_format = torch.channels_last
+
+    def forward(self, images: Tensor) -> Tensor:
+        if images.shape[-2] != 32:
+            raise ValueError(f"the CRNN backbone needs input height 32, got {images.shape[-2]}")
+        return self.layers(images.contiguous(memory_format=self.memory_format))
+
+    @torch.no_grad()
+    def fuse_batch_norm(self) -> None:
+        """Fold each batch norm into the convolution before it (inference only: the model
+        must be in eval mode); same outputs, fewer passes over the feature maps."""
+        if self.training:
+            raise RuntimeError("fuse_batch_norm() needs eval mode")
+        layers = list(self.layers)
+        for i, (layer, following) in enumerate(zip(layers, layers[1:])):
+            if isinstance(layer, nn.Conv2d) and isinstance(following, nn.BatchNorm2d):
+                self.layers[i] = fuse_conv_bn_eval(layer, following)
+                self.layers[i + 1] = nn.Identity()

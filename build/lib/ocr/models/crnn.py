@@ -1,0 +1,48 @@
+"""The CRNN: CNN columns -> stacked RNN -> per-step class log-probabilities."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ocr.geometry import num_frames
+from ocr.models.backbone import CRNNBackbone
+from ocr.models.rectifier import TPSRectifier
+from ocr.models.sequence import SequenceModel
+
+RECTIFIERS = ("none", "tps")
+
+
+class CRNN(nn.Module):
+    """Image batch ``(B, C, 32, W)`` -> log-probabilities ``(T, B, num_classes)``.
+
+    With ``rectifier`` settings, a :class:`~ocr.models.rectifier.TPSRectifier` straightens
+    each word before the backbone (same size out, so time steps are unchanged).
+    """
+
+    def __init__(self, num_classes: int, backbone: dict, rnn: dict, rectifier: dict | None = None) -> None:
+        super().__init__()
+        self.rectifier = None if rectifier is None else TPSRectifier(backbone.get("in_channels", 1), **rectifier)
+        self.backbone = CRNNBackbone(**backbone)
+        self.sequence = SequenceModel(input_size=self.backbone.out_channels, **rnn)
+        self.classifier = nn.Linear(self.sequence.output_size, num_classes)
+
+    def forward(self, images: Tensor, widths: Tensor | None = None) -> Tensor:
+        """Log-probabilities per time step; ``widths`` (valid pixel columns) mask the padding."""
+        if self.rectifier is not None:
+            images, widths = self.rectifier(images, widths)
+        features = self.backbone(images)  # (B, C, 1, T)
+        sequence = features.flatten(2).permute(2, 0, 1)  # (T, B, C); flatten, not squeeze: no If node in ONNX
+        lengths = None if widths is None else num_frames(widths)
+        logits = self.classifier(self.sequence(sequence, lengths))
+        return torch.log_softmax(logits.float(), dim=-1)
+
+
+def build_model(num_classes: int, model: dict, rnn: dict) -> CRNN:
+    """The CRNN described by the ``model`` and ``rnn`` config groups (plain dicts); ``model.rectifier``
+    is ``none`` or ``tps`` (settings in ``model.tps``)."""
+    backbone = {"in_channels": model["input"]["channels"], **model.get("backbone", {})}
+    kind = model.get("rectifier", "none")
+    if kind not in RECTIFIERS:
+        raise ValueError(f"model.rectifier must be one of {', '.join(RECTIFIERS)}, got {kind!r}")
+    rectifier = dict(model.get("tps") or {}) if kind == "tps" else None
+    return CRNN(num_classes, backbone=backbone, rnn=rnn, rectifier=rectifier)

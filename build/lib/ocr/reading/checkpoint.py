@@ -1,0 +1,154 @@
+"""Read checkpoints safely (``weights_only=True``) and slim them for shipping.
+
+A checkpoint is a Lightning ``.ckpt`` (or its slim copy) whose ``hyper_parameters`` hold
+the charset and the model config, so nothing else is needed to rebuild the model.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import pickle
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ocr.data.transforms import Preprocess
+from ocr.models import CRNN, build_model
+from ocr.text.charset import Charset
+
+MODEL_PREFIX = "model."
+TMP_SUFFIX = ".tmp"  # atomic_save writes .NAME.PID.tmp first
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or does not describe an ocr model."""
+
+
+@dataclass
+class LoadedModel:
+    """Everything inference needs from a checkpoint."""
+
+    model: CRNN
+    charset: Charset
+    preprocess: Preprocess
+    hparams: dict
+
+
+def safe_load(path: str | Path, map_location=None) -> dict:
+    """``torch.load`` with ``weights_only=True``: refuses any pickled code; clear one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols say nothing to a user
+            return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's advice to retry unsafely is dropped on purpose
+        reason = _weights_only_reason(str(err))
+        if "global" in reason.lower():  # a class or function the file would import and call
+            raise CheckpointError(f"{path}: refused: it holds pickled code or objects other than weights "
+                                  f"({reason}; checkpoints are loaded with weights_only=True)") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (UnpicklingError: {reason})") from None
+    except Exception as err:  # hostile or truncated bytes raise many kinds; all mean "unreadable"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {_first_line(err)})") from None
+
+
+def _weights_only_reason(message: str) -> str:
+    """The line of torch's weights-only error that says what was found (its advice left out)."""
+    advice = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.split("WeightsUnpickler error:")[-1].strip() for line in message.splitlines()]
+    found = [line for line in lines if line and not line.startswith(advice)]
+    return found[0] if found else "unreadable"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (the file it would replace is kept)."""
+
+
+def atomic_save(obj: dict, path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never a half-written
+    file. A full disk is a :class:`CheckpointWriteError` saying so, the old ``path`` intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch reports a short write as RuntimeError("... unexpected pos ...")
+        if getattr(err, "errno", None) == errno.ENOSPC or "unexpected pos" in str(err):
+            kept = f"; the previous {path.name} is kept" if path.exists() else ""
+            raise CheckpointWriteError(f"{path}: no space left on the device{kept}") from None
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that :func:`atomic_save` left in ``folder`` when its process
+    was killed mid-write (their process is gone); returns them."""
+    stale = []
+    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        pid = tmp.name[: -len(TMP_SUFFIX)].rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            stale.append(tmp)
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        pass
+    return True
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (ties an exported model to the checkpoint it came from)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's dict, checked to describe an ocr model (charset and config included)."""
+    ckpt = safe_load(path)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "charset" not in ckpt.get("hyper_parameters", {}):
+        raise CheckpointError(f"{path}: not an ocr checkpoint (no state_dict, or no charset in hyper_parameters)")
+    return ckpt
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Rebuild the model from a checkpoint, in eval mode, float32 on the CPU."""
+    ckpt = read_checkpoint(path)
+    hp = ckpt["hyper_parameters"]
+    try:
+        charset = Charset.from_config(hp["charset"])
+        model = build_model(charset.num_classes, hp["model"], hp["rnn"])
+        weights = {k[len(MODEL_PREFIX):]: v.float() for k, v in ckpt["state_dict"].items() if k.startswith(MODEL_PREFIX)}
+        model.load_state_dict(weights)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config ({first_line})") from None
+    return LoadedModel(model.eval(), charset, Preprocess(**hp["model"]["input"]), hp)
+
+
+def slim_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+    """Copy only what inference needs (config + weights, fp16 if ``half``) to ``dst``."""
+    ckpt = read_checkpoint(src)
+    dtype = torch.float16 if half else torch.float32
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    slim = {"state_dict": state, "hyper_parameters": ckpt["hyper_parameters"], "global_step": ckpt.get("global_step")}
+    atomic_save(slim, dst)
+    return Path(dst)

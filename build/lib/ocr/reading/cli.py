@@ -1,0 +1,61 @@
+"""The predict and evaluate commands' arguments (``ocr predict``, ``python predict.py``, and
+the same for evaluate) and the model loading they share."""
+from __future__ import annotations
+
+import argparse
+
+from ocr.assets import DEFAULT_LM
+from ocr.reading.backends import BACKENDS
+from ocr.reading.exits import or_exit
+from ocr.reading.recognizer import PRECISIONS, Recognizer
+from ocr.text.decoders import DECODERS
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint, --batch-size and the decoder options."""
+    parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
+    parser.add_argument("--decoder", choices=DECODERS, default="lm",
+                        help="lm: best path, uncertain words searched again with an English letter model; "
+                             "greedy: best path alone (codes, non-English text); beam: CTC prefix beam search; "
+                             "lexicon: the best word of --lexicon")
+    parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder lm and beam")
+    parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
+    parser.add_argument("--language-model", default=str(DEFAULT_LM),
+                        help="letter model for --decoder lm (python -m ocr.text.build_language_model; default: English)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="PyTorch or onnxruntime (a .onnx checkpoint implies onnx); auto: the checkpoint's "
+                             "int8 export beside it (X.int8.onnx, shipped for the default model) where onnxruntime "
+                             "is installed and the CPU has VNNI, else PyTorch")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="fp32; bf16 autocast (torch); int8: torch dynamic quantisation of RNN/linear, or onnx "
+                             "int8 convolutions, linear and LSTM (ocr/quantization.py); auto: bf16 where the CPU "
+                             "has native bf16, else fp32")
+
+
+def load_recognizer(args: argparse.Namespace) -> Recognizer:
+    """The recognizer the arguments ask for; a bad checkpoint or lexicon exits with code 2."""
+    return or_exit(lambda: Recognizer.load(
+        args.checkpoint, batch_size=args.batch_size, decoder=args.decoder, beam_width=args.beam_width,
+        lexicon=args.lexicon, backend=args.backend, precision=args.precision, language_model=args.language_model))
+
+
+def predict_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Read the word in each image (one line per image).")
+    parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument("--format", choices=("text", "json", "tsv"), default="text", help="output format")
+    add_model_arguments(parser)
+    return parser
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Score a model on labelled folders (images and labels.tsv).")
+    parser.add_argument("dirs", nargs="+", help="folders holding images/ and labels.tsv")
+    parser.add_argument("--json", dest="json_path", help="also write the numbers to this JSON file")
+    parser.add_argument("--errors", help="write the misread words (acc36) to this TSV file, least confident first")
+    parser.add_argument("--holdout", type=float, metavar="FRACTION",
+                        help="score only the part of each folder that training with data.holdout=FRACTION kept out")
+    parser.add_argument("--holdout-seed", type=int, default=0, help="the data.holdout_seed of that training run")
+    add_model_arguments(parser)
+    return parser
+

@@ -1,0 +1,93 @@
+"""Export a checkpoint for deployment: ONNX or TorchScript, dynamic batch and width.
+
+    python -m ocr.reading.export [--checkpoint X.ckpt] --format onnx|onnx-int8|torchscript --out F
+
+Without ``--checkpoint`` the shipped default model is exported.
+
+The exported graph maps right-padded images ``(B, C, 32, W)`` (normalised as
+ocr/data/transforms.py does) and their unpadded ``widths`` ``(B,)`` to log-probabilities
+``(T, B, classes)`` with ``T = W // 4 + 1``; as in PyTorch, the padding never reaches the
+valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are stored in the
+ONNX file's metadata (``ocr.charset``, ``ocr.input``; also ``ocr.precision`` and the
+checkpoint's SHA-256, ``ocr.source_sha256``) and in a ``.json`` beside a TorchScript file.
+``onnx-int8`` is the ONNX model in int8: convolutions and linear layer quantised statically
+(calibrated on rendered words), the LSTM dynamically (ocr/quantization.py). Exported as
+``X.int8.onnx`` beside ``X.ckpt``, it is what ``--backend auto`` runs (ocr/backends.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ocr.assets import DEFAULT_MODEL
+from ocr.reading.checkpoint import file_sha256, load_model
+from ocr.reading.exits import or_exit
+
+FORMATS = ("onnx", "onnx-int8", "torchscript")
+
+
+def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
+    """Write the model of ``checkpoint`` to ``out`` in ``fmt``; returns ``out``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    loaded = load_model(checkpoint)
+    model = loaded.model.eval()
+    spec = loaded.hparams["model"]["input"]
+    # two different widths, so that tracing records the path that masks padding
+    example = (torch.zeros(2, spec["channels"], spec["height"], 128), torch.tensor([128, 96]))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"ocr.charset": json.dumps(loaded.charset.to_config()), "ocr.input": json.dumps(spec),
+            "ocr.precision": "int8" if fmt == "onnx-int8" else "fp32", "ocr.source_sha256": file_sha256(checkpoint)}
+    if fmt == "torchscript":
+        with torch.no_grad():
+            traced = torch.jit.trace(model, example, check_trace=False)
+        torch.jit.save(traced, str(out))
+        out.with_suffix(out.suffix + ".json").write_text(json.dumps(meta, indent=1))
+        return out
+    if fmt == "onnx":
+        _export_onnx(model, example, out)
+    else:
+        from ocr.reading.quantization import calibration_batches, quantize_onnx
+
+        with tempfile.TemporaryDirectory() as folder:
+            fp32 = _export_onnx(model, example, Path(folder) / "fp32.onnx")
+            quantize_onnx(fp32, out, calibration_batches(loaded))
+    _add_metadata(out, meta)
+    return out
+
+
+def _export_onnx(model: torch.nn.Module, example: tuple, out: Path) -> Path:
+    torch.onnx.export(
+        model, example, str(out), input_names=["images", "widths"], output_names=["log_probs"],
+        dynamic_axes={"images": {0: "batch", 3: "width"}, "widths": {0: "batch"}, "log_probs": {0: "time", 1: "batch"}},
+        opset_version=17, dynamo=False,
+    )
+    return out
+
+
+def _add_metadata(path: Path, meta: dict[str, str]) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    for key, value in meta.items():
+        graph.metadata_props.add(key=key, value=value)
+    onnx.save(graph, str(path))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(DEFAULT_MODEL),
+                        help="model checkpoint (.ckpt; default: the shipped model)")
+    parser.add_argument("--format", choices=FORMATS, required=True)
+    parser.add_argument("--out", required=True, help="file to write")
+    args = parser.parse_args()
+    print(f"wrote {or_exit(lambda: export(args.checkpoint, args.format, args.out))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Read words from images with a trained model: the API predict.py and evaluate.py share."""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
+from ocr.data.batch import normalized_batch
+from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
+from ocr.geometry import column_step, num_frames
+from ocr.reading.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
+from ocr.reading.checkpoint import LoadedModel, load_model
+from ocr.reading.lines import batch_word_gaps, insert_spaces
+from ocr.text.decoders import Decoder, build_decoder
+from ocr.text.decoding import Prediction
+
+SINGLE_INPUTS = (str, Path, bytes, Image.Image, np.ndarray)  # one image, not a collection of them
+MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
+PRECISIONS = ("fp32", "bf16", "int8", "auto")
+
+
+def int8_export_of(checkpoint: Path) -> Path:
+    """Where an int8 ONNX export of ``checkpoint`` is looked for: ``X.ckpt`` -> ``X.int8.onnx``."""
+    return checkpoint.with_suffix(".int8.onnx")
+
+
+def fastest_precision() -> str:
+    """``bf16`` where the CPU computes it natively, else ``fp32`` (speeds and accuracy of each:
+    ``benchmarks/speed.py``)."""
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    except (AttributeError, RuntimeError):
+        return "fp32"
+
+
+def quantized(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy with int8 dynamic quantisation of the recurrent and linear layers (the
+    convolutions stay fp32)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eager-mode quantisation announces its move to torchao
+        return quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN, torch.nn.Linear},
+                                dtype=torch.qint8)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``count`` inside the block, restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def orientations(image: Image.Image) -> list[Image.Image]:
+    """The image, plus both quarter turns when it is at least twice as tall as wide."""
+    if image.height < 2 * image.width:
+        return [image]
+    return [image, image.transpose(Image.Transpose.ROTATE_90), image.transpose(Image.Transpose.ROTATE_270)]
+
+
+class Recognizer:
+    """A loaded model plus its charset and preprocessing.
+
+    >>> rec = Recognizer.load()                     # the shipped default model
+    >>> [p.text for p in rec.read(["data/samples/simply.jpg"])]
+    """
+
+    def __init__(self, loaded: LoadedModel, decoder: Decoder, *, batch_size: int = 64, precision: str = "fp32",
+                 max_width: int = MAX_LINE_WIDTH) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
+        self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
+        if isinstance(self.model, torch.nn.Module):
+            self.model.backbone.fuse_batch_norm()
+            if precision == "auto":
+                precision = fastest_precision()
+            if precision == "int8":
+                self.model = quantized(self.model)
+        elif precision == "bf16":
+            raise ValueError("precision=bf16 needs the torch backend")
+        else:  # an onnxruntime model computes in the precision it was exported with
+            precision = loaded.hparams.get("precision", "fp32") if precision == "auto" else precision
+        trained = loaded.preprocess
+        # the model reads any width: wide inputs (text lines) are not squeezed to the training width
+        self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
+                                     trained.channels)
+        self.spaces_from_gaps = " " not in self.charset.chars
+        self.batch_size, self.precision = batch_size, precision
+        self.decode = decoder
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None, *, batch_size: int = 64, decoder: str = "lm",
+             beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
+             backend: str = "torch", precision: str = "fp32", max_width: int = MAX_LINE_WIDTH,
+             language_model: str | Path = DEFAULT_LM) -> "Recognizer":
+        """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
+
+        ``decoder``: ``lm`` (best path; words read with confidence below a threshold searched
+        again by a beam search of ``beam_width`` under an English letter model, see
+        :class:`ocr.text.decoders.LmDecoder` and :class:`~ocr.text.decoders.LmSettings`),
+        ``greedy`` (best path alone: codes, non-English text), ``beam`` (CTC prefix beam search
+        of ``beam_width``) or ``lexicon`` (the most probable word of ``lexicon``: a word-list
+        file or a list).
+        ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
+        a ``.onnx`` from ``python -m ocr.reading.export`` is used as is), or ``auto`` (what predict.py
+        and evaluate.py use): with precision ``auto`` or ``int8``, the int8 export beside the
+        checkpoint (``X.ckpt`` -> ``X.int8.onnx``, shipped for the default model) where
+        onnxruntime is installed, the CPU has VNNI and the export came from this very
+        checkpoint; else PyTorch.
+        ``precision``: ``fp32``; ``bf16`` (autocast, PyTorch backend); ``int8``: with PyTorch,
+        dynamic quantisation of the RNN and linear layers; with onnxruntime, static
+        quantisation of the convolutions and linear layer, calibrated on rendered words,
+        and dynamic quantisation of the LSTM (:mod:`ocr.reading.quantization`); or ``auto``: bf16
+        where the CPU computes it natively, else fp32.
+        An ``.onnx`` file runs in the precision it was exported with.
+        ``language_model``: the letter model of the ``lm`` decoder (default: the shipped English
+        one; ``python -m ocr.text.build_language_model --language de`` builds others).
+        ``max_width``: inputs are resized to the model's height and squeezed only beyond this
+        width, so a whole text line is read. When the charset has no space (models trained on
+        single words), spaces are put where the gap between two characters is far wider than
+        the others (:func:`ocr.reading.lines.insert_spaces`).
+        """
+        path = Path(checkpoint or DEFAULT_MODEL)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        fast = None
+        if backend == "auto" and path.suffix != ".onnx" and precision in ("auto", "int8"):
+            fast = fast_int8(int8_export_of(path), path)
+        if fast is not None:
+            loaded, precision = fast, "auto"  # the export runs in the precision it was made with
+        elif path.suffix == ".onnx":
+            if precision == "int8":
+                raise ValueError(f"{path}: an ONNX file keeps the precision it was exported with "
+                                 "(python -m ocr.reading.export --format onnx-int8)")
+            loaded = load_onnx(path)
+        elif backend == "onnx":
+            loaded = load_as_onnx(path, int8=precision == "int8")
+        else:  # torch, or auto without a usable int8 export
+            loaded = load_model(path)
+        decode = build_decoder(decoder, loaded.charset, beam_width=beam_width, lexicon=lexicon,
+                               language_model=language_model)
+        return cls(loaded, decode, batch_size=batch_size, precision=precision, max_width=max_width)
+
+    def read(self, images: ImageSource | Iterable[ImageSource]) -> list[Prediction]:
+        """Read images: paths, PIL images or numpy arrays (``HxW``, ``HxWx3``, ``HxWx4``;
+        ``uint8`` or float in 0..1), one or an iterable of them; a prediction per image.
+        Raises :class:`ImageLoadError` naming the first bad input."""
+        predictions = []
+        for _, result in self.read_each(images):
+            if isinstance(result, ImageLoadError):
+                raise result
+            predictions.append(result)
+        return predictions
+
+    def read_each(self, images: ImageSource | Iterable[ImageSource]
+                  ) -> Iterator[tuple[ImageSource, Prediction | ImageLoadError]]:
+        """Yield ``(input, prediction or error)`` in input order, batching internally; one
+        input or an iterable of them, as :meth:`read` takes.
+
+        An image at least twice as tall as wide may hold a word written along its height: it
+        is also read turned 90 degrees each way, and the most confident reading wins.
+        """
+        it = iter([images] if isinstance(images, SINGLE_INPUTS) else images)
+        while chunk := list(islice(it, self.batch_size)):
+            owners: list[int] = []  # input index of each candidate tensor
+            pixels: list[torch.Tensor] = []  # resized uint8 images
+            results: list[Prediction | ImageLoadError | None] = [None] * len(chunk)
+            for i, source in enumerate(chunk):
+                try:
+                    views = orientations(load_image(source))
+                except ImageLoadError as err:
+                    results[i] = err
+                    continue
+                owners += [i] * len(views)
+                pixels += [self.preprocess.pixels(view)[0] for view in views]
+            for i, prediction in zip(owners, self._predict(pixels)):
+                best = results[i]
+                if best is None or prediction.confidence > best.confidence:
+                    results[i] = prediction
+            yield from zip(chunk, results)
+
+    @torch.inference_mode()
+    def _predict(self, pixels: list[torch.Tensor]) -> list[Prediction]:
+        """Predictions for resized ``uint8`` images, batched by similar width to limit padding.
+
+        Beside an onnxruntime model, PyTorch's work (normalising, word gaps, decoding) is light
+        and runs on one thread: its idle OpenMP workers would otherwise spin while onnxruntime
+        runs (README, Speed)."""
+        order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
+        out: list[Prediction | None] = [None] * len(pixels)
+        threads = torch.get_num_threads() if isinstance(self.model, torch.nn.Module) else 1
+        with torch_threads(threads):
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                images, widths = normalized_batch([pixels[i] for i in idx])
+                gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                    log_probs = self.model(images, widths)
+                word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
+                for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths), word_starts), gaps):
+                    out[i] = insert_spaces(p, g)
+        return out

@@ -1,0 +1,21 @@
+"""Write an inference-only copy of a training checkpoint: ``python -m ocr.reading.slim SRC DST``."""
+from __future__ import annotations
+
+import argparse
+
+from ocr.reading.checkpoint import slim_checkpoint
+from ocr.reading.exits import or_exit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write an inference-only copy of a checkpoint (fp16 weights).")
+    parser.add_argument("src", help="a training checkpoint (.ckpt)")
+    parser.add_argument("dst", help="where to write the slim checkpoint")
+    parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    args = parser.parse_args()
+    out = or_exit(lambda: slim_checkpoint(args.src, args.dst, half=not args.fp32))
+    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

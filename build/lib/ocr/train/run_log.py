@@ -1,0 +1,85 @@
+"""What a run records about itself: one metrics.csv across resumed sessions, and its training
+time; and reading those records back."""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+MINUTES_KEY = "time/minutes"
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer, except that an existing metrics.csv (a resumed run) is kept and
+    appended to instead of deleted."""
+
+    def _check_log_dir_exists(self) -> None:  # Lightning's hook that deletes it (tests/test_training.py guards this)
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self.metrics_keys = sorted(csv.DictReader(f).fieldnames or [])
+
+
+class RunLogger(CSVLogger):
+    """A CSVLogger whose metrics.csv survives resuming a run in its own folder."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+class TrainingClock(L.Callback):
+    """Logs ``time/minutes`` at every validation: wall minutes spent in ``fit`` (validations
+    included), carried over in checkpoints so a resumed run keeps counting."""
+
+    def __init__(self) -> None:
+        self.carried = 0.0  # seconds from earlier sessions
+        self.started: float | None = None
+
+    def minutes(self) -> float:
+        """Training minutes so far, earlier sessions included."""
+        running = time.monotonic() - self.started if self.started is not None else 0.0
+        return (self.carried + running) / 60
+
+    def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.started = time.monotonic()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            module.log(MINUTES_KEY, self.minutes())
+
+    def state_dict(self) -> dict:
+        return {"seconds": 60 * self.minutes()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.carried = float(state["seconds"])
+
+
+def validation_rows(run: str | Path) -> list[dict[str, str]]:
+    """One metrics.csv row per validation of ``run``, by step; a step logged twice (a session
+    resumed from an earlier checkpoint) keeps its latest row."""
+    by_step: dict[int, dict[str, str]] = {}
+    with open(Path(run) / "metrics.csv") as f:
+        for r in csv.DictReader(f):
+            if any(k.endswith("/acc36") and v for k, v in r.items()):
+                by_step[validation_step(r)] = r
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def validation_step(row: dict[str, str]) -> int:
+    """Training steps done at a validation (Lightning logs the index of the last step)."""
+    return int(row["step"]) + 1
+
+
+def accuracy_by_set(rows: list[dict[str, str]]) -> dict[str, list[float]]:
+    """acc36 in percent per validation set (``val`` is the synthetic one), one value per row."""
+    sets = sorted({k[: -len("/acc36")] for r in rows for k, v in r.items() if k.endswith("/acc36") and v})
+    return {s: [100 * float(r[f"{s}/acc36"]) for r in rows] for s in sets}

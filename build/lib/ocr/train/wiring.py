@@ -1,0 +1,105 @@
+"""Wire a Hydra config into a DataModule, a LightningModule and a Trainer, and fit."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from ocr.assets import checkpoint_path
+from ocr.data.transforms import Preprocess
+from ocr.reading.checkpoint import remove_stale_temporaries
+from ocr.text.charset import Charset
+from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
+from ocr.train.config_checks import ConfigError, check_config
+from ocr.train.datamodule import OCRDataModule
+from ocr.train.diagnostics import GradientFlowMonitor
+from ocr.train.run_log import RunLogger, TrainingClock
+from ocr.train.system import RecognitionSystem
+
+log = logging.getLogger(__name__)
+
+
+def build_datamodule(cfg: DictConfig, charset: Charset) -> OCRDataModule:
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    preprocess = Preprocess(**cfg.model.input)
+    return OCRDataModule(charset, preprocess, **data)
+
+
+def build_system(cfg: DictConfig) -> RecognitionSystem:
+    return RecognitionSystem(
+        charset=OmegaConf.to_container(cfg.charset, resolve=True),
+        model=OmegaConf.to_container(cfg.model, resolve=True),
+        rnn=OmegaConf.to_container(cfg.rnn, resolve=True),
+        loss=cfg.loss.name,
+        optim=OmegaConf.to_container(cfg.optim, resolve=True),
+        max_nonfinite_steps=cfg.max_nonfinite_steps,
+    )
+
+
+def refuse_other_run(run_dir: Path, ckpt_path: str | None) -> None:
+    """A :class:`ConfigError` when ``run_dir`` holds a run that ``ckpt_path`` does not resume:
+    a new run never writes over another."""
+    ckpt_dir = run_dir / "checkpoints"
+    resumes_here = ckpt_path is not None and Path(ckpt_path).resolve().parent == ckpt_dir.resolve()
+    if (ckpt_dir / "last.ckpt").is_file() and not resumes_here:
+        raise ConfigError(f"{run_dir}: holds a run already; resume it with ckpt_path={ckpt_dir / 'last.ckpt'} "
+                          "or choose another hydra.run.dir")
+
+
+def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -> L.Trainer:
+    """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``.
+
+    The config is checked first (:func:`~ocr.train.config_checks.check_config`, value types
+    against ``reference`` where given). A folder that holds a run is only written to by
+    resuming it (``ckpt_path`` in its checkpoints folder); metrics.csv then grows with the
+    new session's rows.
+    """
+    check_config(cfg, reference)
+    refuse_other_run(run_dir, cfg.ckpt_path)
+    ckpt_dir = run_dir / "checkpoints"
+    for stale in remove_stale_temporaries(ckpt_dir) if ckpt_dir.is_dir() else []:
+        log.info("removed %s, a partial checkpoint left by a killed run", stale)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    system = build_system(cfg)
+    datamodule = build_datamodule(cfg, system.charset)
+    if system.loss_fn.requires_alignment and not datamodule.provides_alignment:
+        raise ConfigError(
+            f"loss={cfg.loss.name} needs character extents, which data.sources={dict(datamodule.sources)} "
+            "do not all provide (folders never do); use loss=ctc or synthetic data"
+        )
+    if cfg.ckpt_path is not None:
+        check_resumable(cfg.ckpt_path, dict(system.hparams))
+    elif cfg.init_from is not None:  # a resumed run takes its weights from ckpt_path instead
+        log.info(init_from_checkpoint(system.model, checkpoint_path(cfg.init_from), system.charset))
+    callbacks = [
+        # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt
+        ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,
+                        auto_insert_metric_name=False, enable_version_counter=False),
+        ModelCheckpoint(ckpt_dir, save_top_k=0, save_last=True,
+                        every_n_train_steps=cfg.checkpoint.every_n_train_steps),
+        LearningRateMonitor(logging_interval="step"),
+        TrainingClock(),
+        SaveOnInterrupt(ckpt_dir / "last.ckpt"),
+    ]
+    if cfg.trainer.enable_progress_bar:
+        # a bar redrawn every step floods a log file (nohup) with carriage returns
+        refresh = 1 if sys.stderr.isatty() else cfg.progress_bar_steps_in_files
+        callbacks.append(TQDMProgressBar(refresh_rate=refresh))
+    if cfg.gradient_monitor.every_n_steps:
+        callbacks.append(GradientFlowMonitor(cfg.gradient_monitor.every_n_steps, run_dir / "gradients"))
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        default_root_dir=run_dir,
+        logger=RunLogger(run_dir, name="", version=""),
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+    )
+    trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)  # full state: resumable
+    return trainer
