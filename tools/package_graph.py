@@ -21,7 +21,7 @@ LAYERS = {
     "ocr.config": 1, "ocr.text": 1, "ocr.models": 1,
     "ocr.data": 2,
     "ocr.reading": 3,
-    "ocr.train": 4,
+    "ocr.train": 4, "ocr.service": 4,
     "ocr": 5,  # ocr/__init__.py: the public API
 }
 

@@ -101,6 +101,11 @@ class Recognizer:
         self.batch_size, self.precision = batch_size, precision
         self.decode = decoder
 
+    @property
+    def backend(self) -> str:
+        """``torch`` or ``onnxruntime``: what runs the network (``precision`` says in what)."""
+        return "torch" if isinstance(self.model, torch.nn.Module) else "onnxruntime"
+
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, batch_size: int = 64, decoder: str = "lm",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
