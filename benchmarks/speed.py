@@ -83,7 +83,7 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def channels_first(checkpoint: str | None) -> Recognizer:
     """The PyTorch fp32 model with its convolutions in NCHW instead of channels_last."""
-    rec = Recognizer.load(checkpoint, decoder="greedy")
+    rec = Recognizer.load(checkpoint, decoder="greedy", backend="torch", precision="fp32")
     rec.model.backbone.memory_format = torch.contiguous_format
     rec.model.backbone.to(memory_format=torch.contiguous_format)
     return rec
@@ -91,7 +91,7 @@ def channels_first(checkpoint: str | None) -> Recognizer:
 
 def compiled(checkpoint: str | None) -> Recognizer:
     """The PyTorch fp32 model under torch.compile (dynamic shapes: any batch and width)."""
-    rec = Recognizer.load(checkpoint, decoder="greedy")
+    rec = Recognizer.load(checkpoint, decoder="greedy", backend="torch", precision="fp32")
     rec.model = torch.compile(rec.model, dynamic=True)
     return rec
 
@@ -99,18 +99,19 @@ def compiled(checkpoint: str | None) -> Recognizer:
 def settings(checkpoint: str | None) -> dict[str, Callable[[], Recognizer]]:
     """Every inference setting worth comparing (all PyTorch ones with batch norm folded),
     each loaded only when asked for."""
-    greedy = partial(Recognizer.load, checkpoint, decoder="greedy")
+    torch_fp32 = partial(Recognizer.load, checkpoint, backend="torch", precision="fp32")
+    greedy = partial(torch_fp32, decoder="greedy")
     return {
         "PyTorch fp32, NCHW": lambda: channels_first(checkpoint),
         "PyTorch fp32, channels_last": greedy,
         "PyTorch bf16 autocast": lambda: greedy(precision="bf16"),
         "PyTorch int8 dynamic (RNN, linear)": lambda: greedy(precision="int8"),
         "torch.compile fp32": lambda: compiled(checkpoint),
-        "onnxruntime fp32": lambda: greedy(backend="onnx"),
+        "onnxruntime fp32": lambda: greedy(backend="onnx", precision="fp32"),
         "onnxruntime int8 (static convolutions, dynamic LSTM)": lambda: greedy(backend="onnx", precision="int8"),
-        "PyTorch fp32, beam search (width 10)": lambda: Recognizer.load(checkpoint, decoder="beam"),
-        "PyTorch fp32, lexicon of 50k wordfreq words": lambda: Recognizer.load(
-            checkpoint, decoder="lexicon", lexicon=top_n_list("en", 50000)),
+        "PyTorch fp32, beam search (width 10)": lambda: torch_fp32(decoder="beam"),
+        "PyTorch fp32, lexicon of 50k wordfreq words": lambda: torch_fp32(
+            decoder="lexicon", lexicon=top_n_list("en", 50000)),
         "default: auto backend and precision (the int8 export), lm decoder": lambda: Recognizer.load(
             checkpoint, backend="auto", precision="auto"),
     }
@@ -147,7 +148,7 @@ def main() -> None:
     wide = sample.resize((128, 32))
     words = labelled_words(args.sets)
     images = [image for image, _ in words]
-    gflops = model_gflops(Recognizer.load(args.checkpoint).model)
+    gflops = model_gflops(Recognizer.load(args.checkpoint, backend="torch", precision="fp32").model)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; model {gflops:.3f} GFLOP per 32x128 word; "
           f"{len(words)} benchmark words\n")
     print("| setting | sample word: batch-1 ms/word | 128x32 words: batch-64 words/s "
