@@ -1,7 +1,8 @@
 """The ``ocr`` command (``[project.scripts]``): one entry point for every job.
 
     ocr predict IMG ...     ocr evaluate DIR ...     ocr train key=value ...
-    ocr export ...          ocr slim SRC DST         ocr prerender ...       ocr --version
+    ocr export ...          ocr slim SRC DST         ocr prerender ...       ocr serve ...
+    ocr --version
 
 Each subcommand is the module that ``python X.py`` / ``python -m ...`` runs, imported only
 when asked for, so ``ocr predict`` never loads Lightning or Hydra's training stack.
@@ -20,6 +21,7 @@ COMMANDS = {
     "export": ("ocr.reading.export", "main", "export a checkpoint to ONNX, int8 ONNX or TorchScript"),
     "slim": ("ocr.reading.slim", "main", "write an inference-only copy of a checkpoint"),
     "prerender": ("ocr.data.prerender", "main", "render synthetic words into an LMDB folder"),
+    "serve": ("ocr.service.cli", "main", "serve the model over HTTP, with a web page (needs the [serve] extra)"),
 }
 
 
@@ -52,7 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module, function, _ = COMMANDS[name]
     sys.argv = [f"ocr {name}", *rest]  # argparse and Hydra read sys.argv; --help shows "ocr NAME"
-    return getattr(importlib.import_module(module), function)() or 0
+    try:
+        command = getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as err:  # a reading-only install (no [train] extra)
+        extra = "serve" if name == "serve" else "train"
+        print(f"error: ocr {name}: needs {err.name}, which this install lacks: pip install 'ocr[{extra}]'",
+              file=sys.stderr)
+        return 2
+    return command() or 0
 
 
 if __name__ == "__main__":

@@ -101,10 +101,15 @@ class Recognizer:
         self.batch_size, self.precision = batch_size, precision
         self.decode = decoder
 
+    @property
+    def backend(self) -> str:
+        """``torch`` or ``onnxruntime``: what runs the network (``precision`` says in what)."""
+        return "torch" if isinstance(self.model, torch.nn.Module) else "onnxruntime"
+
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, batch_size: int = 64, decoder: str = "lm",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
-             backend: str = "torch", precision: str = "fp32", max_width: int = MAX_LINE_WIDTH,
+             backend: str = "auto", precision: str = "auto", max_width: int = MAX_LINE_WIDTH,
              language_model: str | Path = DEFAULT_LM) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
@@ -114,6 +119,8 @@ class Recognizer:
         ``greedy`` (best path alone: codes, non-English text), ``beam`` (CTC prefix beam search
         of ``beam_width``) or ``lexicon`` (the most probable word of ``lexicon``: a word-list
         file or a list).
+        The defaults are the CLIs' (``backend="auto", precision="auto"``: the int8 export where
+        it is fastest); ``backend="torch", precision="fp32"`` reads with PyTorch in fp32.
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.reading.export`` is used as is), or ``auto`` (what predict.py
         and evaluate.py use): with precision ``auto`` or ``int8``, the int8 export beside the

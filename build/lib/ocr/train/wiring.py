@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.assets import checkpoint_path
@@ -86,6 +86,7 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
         LearningRateMonitor(logging_interval="step"),
         TrainingClock(),
         SaveOnInterrupt(ckpt_dir / "last.ckpt"),
+        ValidateAtLastStep(),
     ]
     if cfg.trainer.enable_progress_bar:
         # a bar redrawn every step floods a log file (nohup) with carriage returns
@@ -103,3 +104,13 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
     trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)  # full state: resumable
     return trainer
+
+
+class ValidateAtLastStep(Callback):
+    """Stop at ``max_steps`` by asking the loop to stop, which makes Lightning validate that
+    last step too (once, if it is a validation step anyway): every run ends with a scored
+    ``best.ckpt``, however its length and ``trainer.val_check_interval`` fall."""
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True

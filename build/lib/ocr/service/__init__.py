@@ -1,0 +1,1 @@
+"""The HTTP service: ``ocr serve`` (FastAPI on uvicorn), its request batching and web page."""
