@@ -23,7 +23,7 @@ class UploadError(ValueError):
 
 
 def create_app(recognizer: Recognizer, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, max_batch: int = 64,
-               max_wait_ms: float = 5.0, model_name: str = "") -> FastAPI:
+               max_wait_ms: float = 0.0, model_name: str = "") -> FastAPI:
     """The service around ``recognizer``; concurrent requests are read in shared batches."""
     batcher = RequestBatcher(recognizer, max_batch=max_batch, max_wait_ms=max_wait_ms)
 

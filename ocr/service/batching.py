@@ -12,13 +12,15 @@ from ocr.text.decoding import Prediction
 
 class RequestBatcher:
     """Queue images from any number of requests; one worker reads up to ``max_batch`` of
-    them at a time, waiting at most ``max_wait_ms`` for more to arrive after the first.
+    them at a time: those that queued while the previous batch was read, and any arriving
+    within ``max_wait_ms`` of the first (0 by default: waiting cost a lone client more
+    than it gained under load, benchmarks/serve_load.py).
 
     The network runs on one thread beside the event loop, so the server keeps accepting
     requests while a batch is read; a reading does not depend on what else is in its batch.
     """
 
-    def __init__(self, recognizer: Recognizer, max_batch: int = 64, max_wait_ms: float = 5.0) -> None:
+    def __init__(self, recognizer: Recognizer, max_batch: int = 64, max_wait_ms: float = 0.0) -> None:
         if max_batch < 1 or max_wait_ms < 0:
             raise ValueError(f"max_batch must be >= 1 and max_wait_ms >= 0, got {max_batch} and {max_wait_ms}")
         self.recognizer, self.max_batch, self.max_wait = recognizer, max_batch, max_wait_ms / 1000

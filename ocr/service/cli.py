@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_BYTES / 2**20,
                         help="largest image accepted, in MB (a larger one gets 413)")
-    parser.add_argument("--max-wait-ms", type=float, default=5.0,
+    parser.add_argument("--max-wait-ms", type=float, default=0.0,
                         help="how long a batch waits for concurrent requests' images after its first")
     add_model_arguments(parser)
     args = parser.parse_args()
