@@ -23,6 +23,7 @@ DEFAULT_MODEL = ROOT / "data" / "models" / "default.ckpt"
 DEFAULT_LM = ROOT / "data" / "models" / "english.lm.json.gz"
 BACKGROUNDS = ROOT / "data" / "backgrounds"
 SAMPLES = ROOT / "data" / "samples"
+WORD_BLOCKLIST = ROOT / "data" / "words" / "blocklist.txt"  # never rendered as training text
 CONFIGS = ROOT / "configs"
 
 

@@ -135,3 +135,18 @@ def test_font_folders_skip_symbol_fonts(tmp_path):
     (tmp_path / "Broken.ttf").write_bytes(b"not a font")
     fonts = installed_fonts([str(tmp_path)], case_sensitive=False)
     assert latin in fonts and symbols not in fonts and tmp_path / "Broken.ttf" not in fonts
+
+
+def test_offensive_words_are_never_rendered():
+    from wordfreq import top_n_list
+
+    from ocr.data.texts import blocked_words
+
+    blocked = blocked_words()
+    listed = blocked & set(top_n_list("en", 50000))
+    assert listed, "wordfreq lists none of the blocked words: the test shows nothing"
+    sampler = text_sampler(Charset("0123456789abcdefghijklmnopqrstuvwxyz", case_sensitive=False), vocabulary_size=50000,
+                           p_random=0.0, p_number=0.0, p_formatted=0.0)
+    assert not blocked & set(sampler.words)
+    rng = random.Random(0)
+    assert not blocked & {sampler.sample(rng).lower() for _ in range(20000)}

@@ -5,6 +5,7 @@ import math
 import random
 from itertools import accumulate
 
+from ocr.assets import WORD_BLOCKLIST
 from ocr.text.charset import Charset
 
 
@@ -41,7 +42,9 @@ class TextSampler:
 
         self.charset = charset
         alphabet = set(charset.chars) | {c.upper() for c in charset.chars}
-        words = [w for w in top_n_list("en", vocabulary_size) if set(w) <= alphabet and len(w) <= max_length]
+        blocked = blocked_words()
+        words = [w for w in top_n_list("en", vocabulary_size)
+                 if set(w) <= alphabet and len(w) <= max_length and w not in blocked]
         if not words:
             raise ValueError("no wordfreq word fits the charset")
         self.words = words
@@ -92,3 +95,9 @@ FORMATS = (
     lambda r: f"#{r.randint(1, 999)}",  # number sign
 )
 PUNCTUATION = ("{}!", "{}.", "{},", "{}?", "{}:", "({})", "\"{}\"", "{}'s", "'{}'", "{}-", "&{}", "@{}")
+
+
+def blocked_words() -> frozenset[str]:
+    """The words of ``data/words/blocklist.txt`` (offensive words wordfreq lists), never rendered."""
+    lines = WORD_BLOCKLIST.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
