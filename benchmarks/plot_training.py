@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -33,6 +34,18 @@ def validation_minutes(run: Path, rows: list[dict[str, str]], minutes: float | N
     return [s * minutes / max(steps) for s in steps]
 
 
+def validation_rows_or_exit(run: Path) -> list[dict[str, str]]:
+    """The run's validation rows; a run with no metrics.csv or no validation yet exits with one line."""
+    metrics = run / "metrics.csv"
+    if not metrics.is_file():
+        sys.exit(f"error: {metrics}: no such file (not a run folder, or the run logged nothing yet)")
+    rows = validation_rows(run)
+    if not rows:
+        sys.exit(f"error: {metrics}: no validation yet (runs validate every trainer.val_check_interval steps "
+                 "and at their last step)")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="run folder (metrics.csv, config.yaml, checkpoints/last.ckpt)")
@@ -44,7 +57,7 @@ def main() -> None:
     parser.add_argument("--final-label", default="finished model, lm decoder (evaluate.py defaults)",
                         help="legend name of --final")
     args = parser.parse_args()
-    rows = validation_rows(args.run)
+    rows = validation_rows_or_exit(args.run)
     times = validation_minutes(args.run, rows, args.minutes)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colours = {}
@@ -53,7 +66,7 @@ def main() -> None:
         (line,) = ax.plot(times, values, marker="o", markersize=3, label=label)
         colours[name] = line.get_color()
     if args.compare:
-        old_rows = validation_rows(args.compare)
+        old_rows = validation_rows_or_exit(args.compare)
         old_times = validation_minutes(args.compare, old_rows)
         for name, values in accuracy_by_set(old_rows).items():
             if name != "val" and name in colours:

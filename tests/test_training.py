@@ -217,3 +217,12 @@ def test_resuming_after_a_crash_keeps_one_best_checkpoint(tmp_path):
     train(tiny_config(*run, f"ckpt_path={last}"), tmp_path / "a")
     assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]  # not best-v1.ckpt
     assert safe_load(last.parent / "best.ckpt")["global_step"] == 8
+
+
+def test_plotting_a_run_with_no_validation_yet_says_so_in_one_line(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.csv").write_text("epoch,step,train/loss\n0,49,2.5\n")
+    for folder, phrase in ((tmp_path / "run", "no validation yet"), (tmp_path / "nothing", "no such file")):
+        plot = run_script("benchmarks/plot_training.py", str(folder), "--out", str(tmp_path / "plot.png"))
+        assert plot.returncode == 1 and plot.stderr.startswith(f"error: {folder / 'metrics.csv'}: {phrase}")
+        assert plot.stderr.count("\n") == 1
