@@ -1,1 +1,0 @@
-"""The HTTP service: ``ocr serve`` (FastAPI on uvicorn), its request batching and web page."""
