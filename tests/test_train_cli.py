@@ -17,6 +17,8 @@ def test_train_cli_writes_a_complete_run_folder(tmp_path):
     assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     header = (run / "metrics.csv").read_text().splitlines()[0]
     assert "train/loss" in header and "val/acc" in header
+    printed = result.stdout + result.stderr
+    assert "Tip:" not in printed and "LeafSpec" not in printed  # Lightning's advert and a torch deprecation
 
 
 def test_multirun_sweeps_rnn_cells(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -50,6 +51,17 @@ def refuse_other_run(run_dir: Path, ckpt_path: str | None) -> None:
                           "or choose another hydra.run.dir")
 
 
+def _not_an_advert(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("💡 Tip")
+
+
+def quiet_lightning() -> None:
+    """Silence two messages every run printed that ask nothing of the user: Lightning's
+    advertisement for its cloud logger, and torch's deprecation of a check inside Lightning."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_an_advert)  # once, however often called
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
 def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -> L.Trainer:
     """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``.
 
@@ -59,6 +71,7 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
     new session's rows.
     """
     check_config(cfg, reference)
+    quiet_lightning()
     refuse_other_run(run_dir, cfg.ckpt_path)
     ckpt_dir = run_dir / "checkpoints"
     for stale in remove_stale_temporaries(ckpt_dir) if ckpt_dir.is_dir() else []:
