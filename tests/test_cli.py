@@ -223,3 +223,11 @@ def test_an_empty_reading_is_shown_as_empty_quotes(tmp_path, monkeypatch, capsys
     args = argparse.Namespace(inputs=[str(tmp_path / "x.jpg")], format="text")
     assert commands.predict(args) == 0
     assert capsys.readouterr().out == f'{tmp_path / "x.jpg"}  ""  0.500\n'
+
+
+def test_help_shows_the_defaults():
+    result = run_script("predict.py", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "(default: lm)" in text and "(default: auto)" in text and "(default: 64)" in text
+    assert "(default: None)" not in text

@@ -11,6 +11,13 @@ from ocr.reading.recognizer import PRECISIONS, Recognizer
 from ocr.text.decoders import DECODERS
 
 
+class ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows each option's default, where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--checkpoint, --batch-size and the decoder options."""
     parser.add_argument("--checkpoint", help="model checkpoint (default: the shipped model)")
@@ -22,7 +29,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam-width", type=int, default=10, help="beam width for --decoder lm and beam")
     parser.add_argument("--lexicon", help="word list (one per line) for --decoder lexicon")
     parser.add_argument("--language-model", default=str(DEFAULT_LM),
-                        help="letter model for --decoder lm (python -m ocr.text.build_language_model; default: English)")
+                        help="letter model for --decoder lm (python -m ocr.text.build_language_model; the shipped one is English)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="PyTorch or onnxruntime (a .onnx checkpoint implies onnx); auto: the checkpoint's "
                              "int8 export beside it (X.int8.onnx, shipped for the default model) where onnxruntime "
@@ -41,7 +48,8 @@ def load_recognizer(args: argparse.Namespace) -> Recognizer:
 
 
 def predict_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Read the word in each image (one line per image).")
+    parser = argparse.ArgumentParser(description="Read the word in each image (one line per image).",
+                                     formatter_class=ShowDefaults)
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("--format", choices=("text", "json", "tsv"), default="text", help="output format")
     add_model_arguments(parser)
@@ -49,7 +57,8 @@ def predict_parser() -> argparse.ArgumentParser:
 
 
 def evaluate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Score a model on labelled folders (images and labels.tsv).")
+    parser = argparse.ArgumentParser(description="Score a model on labelled folders (images and labels.tsv).",
+                                     formatter_class=ShowDefaults)
     parser.add_argument("dirs", nargs="+", help="folders holding images/ and labels.tsv")
     parser.add_argument("--json", dest="json_path", help="also write the numbers to this JSON file")
     parser.add_argument("--errors", help="write the misread words (acc36) to this TSV file, least confident first")

@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 
 from ocr.assets import DEFAULT_MODEL
-from ocr.reading.cli import add_model_arguments, load_recognizer
+from ocr.reading.cli import ShowDefaults, add_model_arguments, load_recognizer
 from ocr.service.app import MAX_UPLOAD_BYTES
 
 
 def main() -> None:
     """Serve the model given by the arguments until interrupted."""
     parser = argparse.ArgumentParser(description="Serve the recognizer over HTTP: POST /read, GET /health, "
-                                                 "a web page at /, the OpenAPI page at /docs.")
+                                                 "a web page at /, the OpenAPI page at /docs.",
+                                     formatter_class=ShowDefaults)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_BYTES / 2**20,
