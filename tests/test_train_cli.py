@@ -65,3 +65,19 @@ def test_a_new_run_in_another_runs_folder_is_refused_before_hydra_writes_there(t
     result = run_script("train.py", *TINY, f"hydra.run.dir={run}")
     assert result.returncode == 1 and result.stderr.startswith(f"error: {run}: holds a run already")
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == saved  # .hydra/*.yaml included
+
+
+def test_a_labels_file_that_is_not_utf8_is_named_in_one_line(tmp_path):
+    from tests.conftest import SAMPLES
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "street.png").write_bytes((SAMPLES / "street.png").read_bytes())
+    (photos / "labels.tsv").write_bytes("street.png\tStra\u00dfe\n".encode("latin-1"))
+    result = run_script("train.py", *TINY, "data.sources.synth=0.5", "+data.sources.folder=0.5",
+                        f"data.folder_dirs=[{photos}]", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]  # Lightning's info lines aside
+    assert len(errors) == 1 and errors[0].startswith(f"error: {photos / 'labels.tsv'}: not UTF-8 text"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()  # a failed start leaves no run folder
