@@ -343,3 +343,15 @@ def test_export_and_slim_name_a_bad_checkpoint_in_one_line(command, content, tmp
     result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and not out.exists()
     assert result.stderr.startswith(f"error: {ckpt}: ") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_checkpoint_whose_config_asks_for_an_absurd_size_is_refused_before_allocating(tiny_checkpoint, tmp_path):
+    """hidden_size 30000 would allocate about 14 GB before load_state_dict noticed the mismatch."""
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    ckpt["hyper_parameters"]["rnn"]["hidden_size"] = 30000
+    torch.save(ckpt, tmp_path / "absurd.ckpt")
+    result = run_script("predict.py", str(SAMPLES / "simply.jpg"), "--checkpoint", str(tmp_path / "absurd.ckpt"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {tmp_path / 'absurd.ckpt'}: weights do not fit the checkpoint's own "
+                                    "model config (model.sequence.rnn.")
+    assert "the config asks for (120000, " in result.stderr

@@ -135,9 +135,18 @@ def load_model(path: str | Path) -> LoadedModel:
     hp = ckpt["hyper_parameters"]
     try:
         charset = Charset.from_config(hp["charset"])
-        model = build_model(charset.num_classes, hp["model"], hp["rnn"])
         weights = {k[len(MODEL_PREFIX):]: v.float() for k, v in ckpt["state_dict"].items() if k.startswith(MODEL_PREFIX)}
+        with torch.device("meta"):  # the config's sizes, checked against the weights before allocating anything
+            wanted = build_model(charset.num_classes, hp["model"], hp["rnn"]).state_dict()
+        for key, tensor in wanted.items():
+            if key in weights and weights[key].shape != tensor.shape:
+                raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config (model.{key}: "
+                                      f"the config asks for {tuple(tensor.shape)}, {tensor.numel():,} values; "
+                                      f"the weights are {tuple(weights[key].shape)})")
+        model = build_model(charset.num_classes, hp["model"], hp["rnn"])
         model.load_state_dict(weights)
+    except CheckpointError:
+        raise
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         first_line = str(err).strip().splitlines()[0]
         raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config ({first_line})") from None
