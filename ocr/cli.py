@@ -13,21 +13,23 @@ import importlib
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-# name -> (module, function, what it does)
+# name -> (module, function, the install extra it needs beyond reading, what it does)
 COMMANDS = {
-    "predict": ("ocr.reading.commands", "predict_main", "read the word in images (= python predict.py)"),
-    "evaluate": ("ocr.reading.commands", "evaluate_main", "score a model on labelled folders (= python evaluate.py)"),
-    "train": ("ocr.train.cli", "main", "train a CRNN with Hydra overrides (= python train.py)"),
-    "export": ("ocr.reading.export", "main", "export a checkpoint to ONNX, int8 ONNX or TorchScript"),
-    "slim": ("ocr.reading.slim", "main", "write an inference-only copy of a checkpoint"),
-    "prerender": ("ocr.data.prerender", "main", "render synthetic words into an LMDB folder"),
-    "serve": ("ocr.service.cli", "main", "serve the model over HTTP, with a web page (needs the [serve] extra)"),
+    "predict": ("ocr.reading.commands", "predict_main", None, "read the word in images (= python predict.py)"),
+    "evaluate": ("ocr.reading.commands", "evaluate_main", None,
+                 "score a model on labelled folders (= python evaluate.py)"),
+    "train": ("ocr.train.cli", "main", "train", "train a CRNN with Hydra overrides (= python train.py)"),
+    "export": ("ocr.reading.export", "main", "train", "export a checkpoint to ONNX, int8 ONNX or TorchScript"),
+    "slim": ("ocr.reading.slim", "main", None, "write an inference-only copy of a checkpoint"),
+    "prerender": ("ocr.data.prerender", "main", "train", "render synthetic words into an LMDB folder"),
+    "serve": ("ocr.service.cli", "main", "serve", "serve the model over HTTP, with a web page"),
 }
 
 
 def usage() -> str:
     lines = ["usage: ocr COMMAND [ARGS ...]   (ocr COMMAND --help for its options)", "", "commands:"]
-    lines += [f"  {name:<10} {about}" for name, (_, _, about) in COMMANDS.items()]
+    lines += [f"  {name:<10} {about}" + (f" (needs the [{extra}] extra)" if extra else "")
+              for name, (_, _, extra, about) in COMMANDS.items()]
     lines += ["", "  --version  print the version and exit"]
     return "\n".join(lines)
 
@@ -52,13 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"error: {name}: not an ocr command (one of {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
-    module, function, _ = COMMANDS[name]
+    module, function, extra, _ = COMMANDS[name]
     sys.argv = [f"ocr {name}", *rest]  # argparse and Hydra read sys.argv; --help shows "ocr NAME"
     try:
         command = getattr(importlib.import_module(module), function)
-    except ModuleNotFoundError as err:  # a reading-only install (no [train] extra)
-        extra = "serve" if name == "serve" else "train"
-        print(f"error: ocr {name}: needs {err.name}, which this install lacks: pip install 'ocr[{extra}]'",
+    except ModuleNotFoundError as err:  # a reading-only install, without the command's extra
+        print(f"error: ocr {name}: needs {err.name}, which this install lacks: pip install 'ocr[{extra or 'train'}]'",
               file=sys.stderr)
         return 2
     return command() or 0

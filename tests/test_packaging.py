@@ -83,3 +83,22 @@ def test_reading_needs_none_of_the_training_packages(command, tmp_path):
     else:
         assert result.returncode == 0, result.stderr
         assert ("simply" if command == "predict" else "| samples | 6 |") in result.stdout
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "train", "export", "slim", "prerender", "serve"])
+def test_every_ocr_command_has_help(command, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ocr.cli", command, "--help"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip(), result.stderr[-2000:]
+
+
+def test_the_python_api_reads_with_the_command_lines_defaults():
+    import inspect
+
+    from ocr import Recognizer
+    from ocr.reading.cli import predict_parser
+
+    cli = predict_parser().parse_args(["x.jpg"])
+    api = inspect.signature(Recognizer.load).parameters
+    for name in ("backend", "precision", "decoder", "batch_size", "beam_width"):
+        assert api[name].default == getattr(cli, name), name

@@ -18,6 +18,10 @@ class ImageLoadError(ValueError):
     """An input could not be read as an image; the message names the input."""
 
 
+class NotAnImageError(ImageLoadError):
+    """The input's bytes are no image format Pillow knows (a text file, a PDF...)."""
+
+
 def describe(source: ImageSource | bytes) -> str:
     """A short name for an input in messages: its path, or what kind of image it is."""
     if isinstance(source, np.ndarray):
@@ -41,6 +45,8 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
         if isinstance(source, np.ndarray):
             image = _from_array(source, name)
         elif isinstance(source, bytes):
+            if not source:
+                raise ImageLoadError(f"{name}: empty file")
             image = Image.open(io.BytesIO(source))
             image.load()
         elif isinstance(source, Image.Image):
@@ -62,7 +68,7 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(f"{name}: not an image file (format not recognised)") from None
+        raise NotAnImageError(f"{name}: not an image file (format not recognised)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageLoadError(f"{name}: image too large ({err})") from None
     except Exception as err:  # decoders raise many kinds on hostile bytes; all mean "unreadable"

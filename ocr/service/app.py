@@ -7,7 +7,7 @@ from importlib import resources
 from fastapi import FastAPI, File, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from ocr.data.transforms import ImageLoadError, load_image
+from ocr.data.transforms import ImageLoadError, NotAnImageError, load_image
 from ocr.reading.recognizer import Recognizer
 from ocr.service.batching import RequestBatcher
 
@@ -71,9 +71,7 @@ def load_upload(upload: UploadFile, data: bytes, max_bytes: int):
     name = upload.filename or "<unnamed upload>"
     if len(data) > max_bytes:
         raise UploadError(f"{name}: larger than the {max_bytes / 2**20:g} MB limit (ocr serve --max-upload-mb)", 413)
-    if not data:
-        raise UploadError(f"{name}: empty file")
     try:
         return load_image(data, name)
     except ImageLoadError as err:
-        raise UploadError(str(err), 415 if "not an image" in str(err) else 400) from None
+        raise UploadError(str(err), 415 if isinstance(err, NotAnImageError) else 400) from None

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 
+import uvicorn
+
 from ocr.assets import DEFAULT_MODEL
 from ocr.reading.cli import ShowDefaults, add_model_arguments, load_recognizer
-from ocr.service.app import MAX_UPLOAD_BYTES
+from ocr.service.app import MAX_UPLOAD_BYTES, create_app
 
 
 def main() -> None:
@@ -21,10 +23,6 @@ def main() -> None:
                         help="how long a batch waits for concurrent requests' images after its first")
     add_model_arguments(parser)
     args = parser.parse_args()
-    import uvicorn
-
-    from ocr.service.app import create_app
-
     recognizer = load_recognizer(args)
     app = create_app(recognizer, max_upload_bytes=int(args.max_upload_mb * 2**20), max_batch=args.batch_size,
                      max_wait_ms=args.max_wait_ms, model_name=str(args.checkpoint or DEFAULT_MODEL))
