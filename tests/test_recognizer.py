@@ -1,4 +1,6 @@
 """The Python API that predict.py and evaluate.py are built on."""
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +27,31 @@ def test_batching_does_not_change_predictions(tiny_checkpoint):
     one = [p.text for p in Recognizer.load(tiny_checkpoint, batch_size=1, precision="fp32").read(paths)]
     many = [p.text for p in Recognizer.load(tiny_checkpoint, batch_size=64, precision="fp32").read(paths)]
     assert one == many
+
+
+def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_model(tiny_checkpoint):
+    # one OpenMP team per batch stalls on a busy CPU; single-threaded workers side by side do not
+    from ocr.reading.backends import TorchModel
+
+    rec = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32")
+    paths = sorted(SAMPLES.glob("*.*g"))
+    images, widths = normalized_batch([rec.preprocess.pixels(Image.open(p))[0] for p in paths])
+    calls = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, part, part_widths):
+            calls.append((threading.get_ident(), torch.get_num_threads(), torch.is_inference_mode_enabled(),
+                          part.shape[0]))
+            return rec.model(part, part_widths)
+
+    with torch.inference_mode():
+        expected = rec.model(images, widths)
+    got = TorchModel(Probe(), threads=2)(images, widths)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert len({ident for ident, *_ in calls}) == 2 and sum(size for *_, size in calls) == len(paths)
+    assert all(threads == 1 and inference for _, threads, inference, _ in calls)
+    one_by_one = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32", batch_size=1).read(paths)
+    assert [p.confidence for p in rec.read(paths)] == pytest.approx([p.confidence for p in one_by_one], abs=1e-5)
 
 
 def test_batch_normalisation_equals_per_image_normalisation():

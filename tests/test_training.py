@@ -207,6 +207,16 @@ def test_a_run_resumed_mid_epoch_trains_on_the_batches_it_would_have_seen(stop, 
     assert not [w for w in recwarn if "not resumable" in str(w.message)]
 
 
+def test_a_run_moved_to_another_folder_resumes_there_with_one_last_checkpoint(tmp_path):
+    # Lightning forgets its last checkpoint's path when the folder changed, and used to add last-v1.ckpt
+    train(tiny_config("trainer.max_steps=4"), tmp_path / "a")
+    (tmp_path / "a").rename(tmp_path / "b")
+    last = tmp_path / "b" / "checkpoints" / "last.ckpt"
+    train(tiny_config("trainer.max_steps=8", f"ckpt_path={last}"), tmp_path / "b")
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert safe_load(last)["global_step"] == 8
+
+
 def test_resuming_after_a_crash_keeps_one_best_checkpoint(tmp_path):
     # every validation (each 4 steps) makes a new best; the crash at step 5 leaves the periodic
     # save of step 4, written before step 4's validation wrote best.ckpt

@@ -1,14 +1,16 @@
-"""Run an exported ONNX model where a CRNN is expected (``model(images, widths)``)."""
+"""Run the network where the Recognizer expects it (``model(images, widths)``): PyTorch or an
+exported ONNX model, batches split between single-threaded workers."""
 from __future__ import annotations
 
 import importlib.util
 import json
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ocr.data.transforms import Preprocess
@@ -18,40 +20,92 @@ from ocr.text.charset import Charset
 BACKENDS = ("torch", "onnx", "auto")
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``count`` inside the block, restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class SideBySide:
+    """A batch split into one part per worker thread, the parts run side by side and their
+    outputs ``(T, b, C)`` joined along the batch axis. Each worker computes PyTorch's share
+    of its part on one intra-op thread: the threads of one OpenMP team wait for each other at
+    every operator, so on a busy CPU one descheduled thread stalls the rest, while single
+    threads run on as far as the CPU lets them (timings in the README, Speed). Workers start
+    with the first batch that needs them, so reading one image starts as fast as without."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.pool: ThreadPoolExecutor | None = None
+
+    def __call__(self, runs: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
+                 images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        """``runs[i](images_i, widths_i)`` for the i-th part (``len(runs) == threads``)."""
+        parts = min(self.threads, images.shape[0])
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads, initializer=torch.set_num_threads, initargs=(1,))
+        outputs = self.pool.map(lambda run, i, w: run(i, w), runs[:parts],
+                                images.tensor_split(parts), widths.tensor_split(parts))
+        return torch.cat(list(outputs), dim=1)
+
+
+class TorchModel:
+    """A PyTorch CRNN called as the Recognizer calls a model: one image on the calling thread
+    with PyTorch's threads (fastest for one), a batch split side by side between
+    ``torch.get_num_threads()`` single-threaded workers (:class:`SideBySide`), each in
+    inference mode and, with ``bf16``, bf16 autocast (both are per thread)."""
+
+    def __init__(self, model: torch.nn.Module, bf16: bool = False, threads: int | None = None) -> None:
+        self.model, self.bf16 = model, bf16
+        self.side_by_side = SideBySide(threads or torch.get_num_threads())
+
+    def _run(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            return self.model(images, widths)
+
+    def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        if images.shape[0] == 1 or self.side_by_side.threads == 1:
+            return self._run(images, widths)
+        return self.side_by_side([self._run] * self.side_by_side.threads, images, widths)
+
+
 class OnnxModel:
     """onnxruntime with the CRNN's call signature: one single-threaded session per thread
-    (``torch.get_num_threads()``), a batch split between them and run side by side (a run
-    releases the GIL): the LSTM's step-by-step work divides poorly between the threads of one
-    run (timings in the README, Speed). Sessions beyond the first start with the first batch
-    that needs them, so reading one image starts as fast as with one session."""
+    (``torch.get_num_threads()``), a batch split between them and run side by side
+    (:class:`SideBySide`; a run releases the GIL): the LSTM's step-by-step work divides
+    poorly between the threads of one run (README, Speed). Sessions beyond the first start
+    with the first batch that needs them."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime
 
         self.model_bytes = Path(path).read_bytes()  # the file may be temporary (load_as_onnx)
-        self.threads = threads or torch.get_num_threads()
         self.options = onnxruntime.SessionOptions()
         self.options.intra_op_num_threads = 1
         self.session = self._new_session()
         self.sessions = [self.session]
-        self.pool: ThreadPoolExecutor | None = None
+        self.side_by_side = SideBySide(threads or torch.get_num_threads())
 
     def _new_session(self):
         import onnxruntime
 
         return onnxruntime.InferenceSession(self.model_bytes, self.options, providers=["CPUExecutionProvider"])
 
+    def _runner(self, session) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return lambda images, widths: torch.from_numpy(
+            session.run(None, {"images": images.numpy(), "widths": widths.numpy()})[0])
+
     def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-        parts = min(self.threads, images.shape[0])
-        feeds = [{"images": i.numpy(), "widths": w.numpy()}
-                 for i, w in zip(images.tensor_split(parts), widths.tensor_split(parts))]
-        if parts == 1:
-            return torch.from_numpy(self.session.run(None, feeds[0])[0])
-        if self.pool is None:
-            self.sessions += [self._new_session() for _ in range(self.threads - 1)]
-            self.pool = ThreadPoolExecutor(self.threads)
-        outputs = self.pool.map(lambda session, feed: session.run(None, feed)[0], self.sessions, feeds)
-        return torch.from_numpy(np.concatenate(list(outputs), axis=1))
+        if images.shape[0] == 1 or self.side_by_side.threads == 1:
+            return self._runner(self.session)(images, widths)
+        if len(self.sessions) < self.side_by_side.threads:
+            self.sessions += [self._new_session() for _ in range(self.side_by_side.threads - 1)]
+        return self.side_by_side([self._runner(s) for s in self.sessions], images, widths)
 
 
 def load_onnx(path: str | Path) -> LoadedModel:

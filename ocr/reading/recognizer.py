@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
 from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.geometry import column_step, num_frames
-from ocr.reading.backends import BACKENDS, fast_int8, load_as_onnx, load_onnx
+from ocr.reading.backends import BACKENDS, OnnxModel, TorchModel, fast_int8, load_as_onnx, load_onnx, torch_threads
 from ocr.reading.checkpoint import LoadedModel, load_model
 from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.text.decoders import Decoder, build_decoder
@@ -51,17 +50,6 @@ def quantized(model: torch.nn.Module) -> torch.nn.Module:
                                 dtype=torch.qint8)
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """PyTorch's intra-op threads set to ``count`` inside the block, restored after it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def orientations(image: Image.Image) -> list[Image.Image]:
     """The image, plus both quarter turns when it is at least twice as tall as wide."""
     if image.height < 2 * image.width:
@@ -82,13 +70,13 @@ class Recognizer:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
-        self.model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
-        if isinstance(self.model, torch.nn.Module):
-            self.model.backbone.fuse_batch_norm()
+        model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
+        if isinstance(model, torch.nn.Module):
+            model.backbone.fuse_batch_norm()
             if precision == "auto":
                 precision = fastest_precision()
             if precision == "int8":
-                self.model = quantized(self.model)
+                model = quantized(model)
         elif precision == "bf16":
             raise ValueError("precision=bf16 needs the torch backend")
         else:  # an onnxruntime model computes in the precision it was exported with
@@ -100,6 +88,18 @@ class Recognizer:
         self.spaces_from_gaps = " " not in self.charset.chars
         self.batch_size, self.precision = batch_size, precision
         self.decode = decoder
+        self.model = model
+
+    @property
+    def model(self) -> torch.nn.Module | OnnxModel:
+        """The network: a PyTorch module or an :class:`~ocr.reading.backends.OnnxModel`."""
+        return self._model
+
+    @model.setter
+    def model(self, model: torch.nn.Module | OnnxModel) -> None:
+        self._model = model
+        # what _predict calls: a PyTorch model splits batches between single-threaded workers
+        self._run_model = TorchModel(model, bf16=self.precision == "bf16") if isinstance(model, torch.nn.Module) else model
 
     @property
     def backend(self) -> str:
@@ -203,19 +203,20 @@ class Recognizer:
     def _predict(self, pixels: list[torch.Tensor]) -> list[Prediction]:
         """Predictions for resized ``uint8`` images, batched by similar width to limit padding.
 
-        Beside an onnxruntime model, PyTorch's work (normalising, word gaps, decoding) is light
-        and runs on one thread: its idle OpenMP workers would otherwise spin while onnxruntime
-        runs (README, Speed)."""
+        The network runs on worker threads (:class:`~ocr.reading.backends.TorchModel`,
+        :class:`~ocr.reading.backends.OnnxModel`); PyTorch's work here (normalising, word gaps,
+        decoding) is light and runs on one thread: its idle OpenMP workers would otherwise spin
+        while the network runs (README, Speed). One image is read on this thread with all of
+        PyTorch's threads."""
         order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
         out: list[Prediction | None] = [None] * len(pixels)
-        threads = torch.get_num_threads() if isinstance(self.model, torch.nn.Module) else 1
+        threads = torch.get_num_threads() if len(pixels) == 1 and self.backend == "torch" else 1
         with torch_threads(threads):
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 images, widths = normalized_batch([pixels[i] for i in idx])
                 gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-                    log_probs = self.model(images, widths)
+                log_probs = self._run_model(images, widths)
                 word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
                 for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths), word_starts), gaps):
                     out[i] = insert_spaces(p, g)

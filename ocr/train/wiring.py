@@ -91,10 +91,11 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
     elif cfg.init_from is not None:  # a resumed run takes its weights from ckpt_path instead
         log.info(init_from_checkpoint(system.model, checkpoint_path(cfg.init_from), system.charset))
     callbacks = [
-        # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt
+        # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt,
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,
                         auto_insert_metric_name=False, enable_version_counter=False),
-        ModelCheckpoint(ckpt_dir, save_top_k=0, save_last=True,
+        # and its last.ckpt, instead of adding last-v1.ckpt beside the one it resumed from
+        ModelCheckpoint(ckpt_dir, save_top_k=0, save_last=True, enable_version_counter=False,
                         every_n_train_steps=cfg.checkpoint.every_n_train_steps),
         LearningRateMonitor(logging_interval="step"),
         TrainingClock(),
