@@ -141,3 +141,72 @@ def test_a_missing_lmdb_folder_says_how_to_render_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=rf"{tmp_path / 'words'}: LMDB folder not found; render it first with "
                                                 rf"python -m ocr.data.prerender --count N --seed S --out {tmp_path / 'words'}"):
         build_datamodule(cfg, PRINTABLE)
+
+
+def _damaged_copy(folder, out, damage: str):
+    """A copy of the LMDB ``folder`` in ``out`` with its data file damaged as ``damage`` says."""
+    import os
+    import random
+    import shutil
+
+    shutil.copytree(folder, out)
+    data = out / "data.mdb"
+    raw = bytearray(data.read_bytes())
+    noise = random.Random(0).randbytes
+    if damage == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif damage == "random bytes":
+        raw = bytearray(noise(len(raw)))
+    elif damage == "zero bytes":
+        raw = bytearray(len(raw))
+    elif damage == "empty":
+        raw = bytearray()
+    elif damage == "meta pages overwritten":
+        raw[: 2 * 4096] = noise(2 * 4096)
+    elif damage == "one meta page overwritten":
+        raw[16:4096] = noise(4096 - 16)
+    elif damage == "data pages overwritten":
+        raw[2 * 4096 :] = noise(len(raw) - 2 * 4096)
+    data.write_bytes(bytes(raw))
+    os.utime(data)
+    return out
+
+
+READ_ALL = """
+import sys
+from ocr.data.lmdb_store import CorruptLmdbError, LmdbWords
+from ocr.data.transforms import Preprocess
+from ocr.text.charset import Charset
+try:
+    words = LmdbWords(sys.argv[1], Charset("".join(chr(c) for c in range(33, 127))), Preprocess())
+    texts = [words[i].text for i in range(len(words))]
+    print(len(texts), words.skipped)
+except CorruptLmdbError as err:
+    sys.exit(f"error: {err}")
+"""
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "zero bytes", "empty", "meta pages overwritten",
+                                    "one meta page overwritten", "data pages overwritten"])
+def test_a_damaged_lmdb_is_one_error_line_naming_it_or_its_bad_records_are_skipped(damage, rendered, tmp_path):
+    # a truncated data.mdb used to kill the process with SIGBUS, the others to end in lmdb tracebacks
+    folder = _damaged_copy(rendered, tmp_path / "words", damage)
+    result = subprocess.run([sys.executable, "-c", READ_ALL, str(folder)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode in (0, 1), result.stderr[-2000:]  # not killed by a signal (negative)
+    if result.returncode:
+        assert result.stderr.startswith(f"error: {folder}: ") and result.stderr.count("\n") == 1, result.stderr
+        assert "Traceback" not in result.stderr
+    else:  # damage only in records: each one that fails is skipped and counted
+        read, skipped = map(int, result.stdout.split())
+        assert read == 40 and skipped > 0
+
+
+def test_training_from_a_truncated_lmdb_stops_at_start_with_one_line(rendered, tmp_path):
+    folder = _damaged_copy(rendered, tmp_path / "words", "truncated")
+    result = subprocess.run([sys.executable, "train.py", "data=lmdb", f"data.lmdb_dirs=[{folder}]",
+                             "trainer.max_steps=2", f"hydra.run.dir={tmp_path / 'run'}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {folder}: data.mdb is truncated")
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()

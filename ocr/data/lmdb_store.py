@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import struct
 import sys
 from array import array
 from collections.abc import Iterable
@@ -47,8 +48,54 @@ def _environment(path: Path):
 
     key = (os.getpid(), str(path.resolve()))
     if key not in _ENVIRONMENTS:
-        _ENVIRONMENTS[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+        check_data_file(path / "data.mdb")
+        try:
+            _ENVIRONMENTS[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+        except lmdb.Error as err:
+            raise CorruptLmdbError(f"{path}: not a readable LMDB ({type(err).__name__}: {err})") from None
     return _ENVIRONMENTS[key]
+
+
+class CorruptLmdbError(ValueError):
+    """An LMDB folder whose data file is damaged (truncated, overwritten, not an LMDB)."""
+
+
+# LMDB's meta page (lmdb.h, mdb.c): a 16-byte page header, magic and version (uint32 each),
+# address and map size (8 bytes each), two 48-byte database records (the first one's first
+# uint32 is the page size), then the last used page and the transaction id (uint64 each)
+META_MAGIC, META_VERSION = 0xBEEFC0DE, 1
+PAGE_SIZE_OFFSET = 16 + 4 + 4 + 8 + 8
+LAST_PAGE = struct.Struct("<QQ")
+LAST_PAGE_OFFSET = PAGE_SIZE_OFFSET + 2 * 48
+
+
+def check_data_file(path: Path) -> None:
+    """Refuse an LMDB data file that LMDB would crash on, before it is mapped: too short for
+    its two meta pages, meta pages that are not LMDB's, or shorter than the last page the
+    newest meta page says is in use (a truncated copy: reading past the end of a mapped
+    file kills the process with SIGBUS)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError as err:
+        raise CorruptLmdbError(f"{path.parent}: {path.name} cannot be read ({err.strerror})") from None
+    metas = []
+    for page_size in (4096, 8192, 16384, 32768, 65536):  # meta page 0 is at 0, meta page 1 at page_size
+        pages = [head[offset : offset + page_size] for offset in (0, page_size)]
+        if len(pages[1]) < LAST_PAGE_OFFSET + LAST_PAGE.size:
+            break
+        valid = [page for page in pages if struct.unpack_from("<II", page, 16) == (META_MAGIC, META_VERSION)]
+        stored = struct.unpack_from("<I", valid[0], PAGE_SIZE_OFFSET)[0] if valid else 0
+        if valid and stored == page_size:
+            metas = [LAST_PAGE.unpack_from(page, LAST_PAGE_OFFSET) for page in valid]
+            break
+    if not metas:
+        raise CorruptLmdbError(f"{path.parent}: {path.name} is not an LMDB data file ({size:,} bytes, no LMDB meta page)")
+    last_page, _ = max(metas, key=lambda meta: meta[1])  # the newest transaction's
+    if size < (last_page + 1) * page_size:
+        raise CorruptLmdbError(f"{path.parent}: {path.name} is truncated ({size:,} bytes; its last page, "
+                               f"{last_page:,}, ends at {(last_page + 1) * page_size:,})")
 
 
 def _key(kind: str, n: int) -> bytes:
@@ -105,18 +152,30 @@ def _sizes(raw: bytes | None, count: int) -> array | None:
 class LmdbWords(Dataset):
     """Samples of one LMDB folder; labels are normalised into ``charset`` when read.
 
-    A sample whose image is unreadable or whose label has no character in the charset is
-    replaced by the next one (with a warning), so one bad record never stops training.
+    A record that cannot be used (damaged pages, an unreadable image, a label with no
+    character in the charset) is replaced by the next one, with a warning, and counted in
+    ``skipped``: one bad record never stops training. A damaged data file (truncated,
+    overwritten meta pages, not an LMDB) is refused at open with a
+    :class:`CorruptLmdbError` naming the folder.
     """
 
     def __init__(self, path: str | Path, charset: Charset, preprocess: Preprocess) -> None:
         self.path, self.charset, self.preprocess = Path(path), charset, preprocess
         if not (self.path / "data.mdb").is_file():
             raise FileNotFoundError(f"{self.path}: not an LMDB folder (no data.mdb)")
-        with _environment(self.path).begin() as txn:
-            self.size = int(txn.get(b"num-samples") or 0)
-            self.has_extents = txn.get(_key("extents", 1)) is not None
-            self.sizes = _sizes(txn.get(b"sizes"), self.size)
+        import lmdb
+
+        try:
+            with _environment(self.path).begin() as txn:
+                count = txn.get(b"num-samples") or b"0"
+                self.has_extents = txn.get(_key("extents", 1)) is not None
+                self.size = int(count) if count.isdigit() else -1
+                self.sizes = _sizes(txn.get(b"sizes"), self.size)
+        except lmdb.Error as err:
+            raise CorruptLmdbError(f"{self.path}: not a readable LMDB ({type(err).__name__}: {err})") from None
+        if self.size < 0:
+            raise CorruptLmdbError(f"{self.path}: num-samples is not a number ({count[:20]!r})")
+        self.skipped = 0  # records skipped as unreadable, in this process
         if self.size == 0:
             raise ValueError(f"{self.path}: LMDB holds no samples (num-samples missing or 0)")
 
@@ -131,19 +190,20 @@ class LmdbWords(Dataset):
         return [self.preprocess.target_width(w, h) for w, h in zip(self.sizes[::2], self.sizes[1::2])]
 
     def __getitem__(self, index: int) -> Example:
+        import lmdb
+
         env = _environment(self.path)
         for offset in range(min(self.size, 100)):
             n = (index + offset) % self.size + 1
-            with env.begin() as txn:
-                data, raw = txn.get(_key("image", n)), txn.get(_key("label", n))
-                extents = txn.get(_key("extents", n))
             try:
-                example = self._example(n, data, raw, extents)
-            except (ImageLoadError, ValueError) as err:
-                log.warning("%s: skipping record %d: %s", self.path, n, err)
-                continue
-            return example
-        raise ValueError(f"{self.path}: no usable record near index {index}")
+                with env.begin() as txn:
+                    data, raw = txn.get(_key("image", n)), txn.get(_key("label", n))
+                    extents = txn.get(_key("extents", n))
+                return self._example(n, data, raw, extents)
+            except (ImageLoadError, ValueError, lmdb.Error) as err:
+                self.skipped += 1
+                log.warning("%s: skipping record %d (%d skipped so far): %s", self.path, n, self.skipped, err)
+        raise CorruptLmdbError(f"{self.path}: no usable record near index {index}")
 
     def _example(self, n: int, data: bytes | None, raw: bytes | None, extents: bytes | None) -> Example:
         if data is None or raw is None:
