@@ -81,3 +81,13 @@ def test_a_labels_file_that_is_not_utf8_is_named_in_one_line(tmp_path):
     assert len(errors) == 1 and errors[0].startswith(f"error: {photos / 'labels.tsv'}: not UTF-8 text"), result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()  # a failed start leaves no run folder
+
+
+def test_help_describes_the_command_and_lists_the_groups_without_private_configs():
+    result = run_script("train.py", "--help")
+    assert result.returncode == 0, result.stderr
+    head, _, config = result.stdout.partition("The config these choices compose")
+    assert head.startswith("train.py: train a CRNN word recogniser")
+    assert "  rnn: gru, lstm, rnn\n" in head and "  experiment: cells, clipping," in head
+    assert "_common" not in head and "_bptt_budget" not in head  # files other configs build on
+    assert "trainer:" in config and "max_steps:" in config

@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ocr.assets import CONFIGS
 from ocr.train.config_checks import ConfigError
@@ -14,6 +14,20 @@ from ocr.train.wiring import refuse_other_run, train
 
 # what a start that failed leaves in a new run folder (ours, then Hydra's)
 WRITTEN_AT_START = ("config.yaml", "train.log", ".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
+
+
+def public_config_groups() -> str:
+    """One line per config group, ``group: option, ...``, leaving out the files named ``_*``
+    that other configs build on (``train.py --help``, via configs/train.yaml)."""
+    lines = []
+    for group in sorted(p for p in CONFIGS.iterdir() if p.is_dir()):
+        options = sorted(f.stem for f in group.glob("*.yaml") if not f.stem.startswith("_"))
+        if options:
+            lines.append(f"  {group.name}: {', '.join(options)}")
+    return "\n".join(lines)
+
+
+OmegaConf.register_new_resolver("public_config_groups", public_config_groups, replace=True)
 
 
 def reference_config() -> DictConfig:
