@@ -6,6 +6,7 @@ import importlib.util
 import json
 import tempfile
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
@@ -31,81 +32,113 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+Batch = tuple[torch.Tensor, torch.Tensor]  # right-padded images (B, C, H, W) and their widths (B,)
+Run = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # a batch -> log-probabilities (T, B, classes)
+
+
 class SideBySide:
-    """A batch split into one part per worker thread, the parts run side by side and their
-    outputs ``(T, b, C)`` joined along the batch axis. Each worker computes PyTorch's share
-    of its part on one intra-op thread: the threads of one OpenMP team wait for each other at
-    every operator, so on a busy CPU one descheduled thread stalls the rest, while single
-    threads run on as far as the CPU lets them (timings in the README, Speed). Workers start
-    with the first batch that needs them, so reading one image starts as fast as without."""
+    """Batches run side by side, one per worker thread. Each worker computes PyTorch's share
+    on one intra-op thread: the threads of one OpenMP team wait for each other at every
+    operator, so on a busy CPU one descheduled thread stalls the rest, while single threads
+    run on as far as the CPU lets them (timings in the README, Speed). The workers start with
+    the first call, so reading one image, which needs none, starts as fast as without."""
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
         self.pool: ThreadPoolExecutor | None = None
 
-    def __call__(self, runs: list[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
-                 images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-        """``runs[i](images_i, widths_i)`` for the i-th part (``len(runs) == threads``)."""
-        parts = min(self.threads, images.shape[0])
+    def map(self, runs: list[Run], batches: list[Batch]) -> list[torch.Tensor]:
+        """``runs[i](*batches[i])`` for every batch (at most ``threads``), side by side."""
         if self.pool is None:
             self.pool = ThreadPoolExecutor(self.threads, initializer=torch.set_num_threads, initargs=(1,))
-        outputs = self.pool.map(lambda run, i, w: run(i, w), runs[:parts],
-                                images.tensor_split(parts), widths.tensor_split(parts))
-        return torch.cat(list(outputs), dim=1)
+        return list(self.pool.map(lambda run, batch: run(*batch), runs, batches))
 
 
-class TorchModel:
-    """A PyTorch CRNN called as the Recognizer calls a model: one image on the calling thread
-    with PyTorch's threads (fastest for one), a batch split side by side between
-    ``torch.get_num_threads()`` single-threaded workers (:class:`SideBySide`), each in
-    inference mode and, with ``bf16``, bf16 autocast (both are per thread)."""
+class SplitModel(ABC):
+    """A network that reads up to ``threads`` batches side by side (:meth:`parts`), or one
+    batch split into that many parts (``model(images, widths)``, as a CRNN is called)."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.side_by_side = SideBySide(threads or torch.get_num_threads())
+
+    @property
+    def threads(self) -> int:
+        """How many batches :meth:`parts` runs side by side."""
+        return self.side_by_side.threads
+
+    @abstractmethod
+    def _inline(self) -> Run:
+        """How one batch runs on the calling thread."""
+
+    @abstractmethod
+    def _workers(self) -> list[Run]:
+        """How each worker runs its batch."""
+
+    def parts(self, batches: list[Batch]) -> list[torch.Tensor]:
+        """Log-probabilities of each of ``batches`` (at most ``threads``): one on the calling
+        thread, more side by side. Batches of words of similar width, each padded only to its
+        own widest, cost less than one batch padded to the widest of all."""
+        if len(batches) == 1:
+            return [self._inline()(*batches[0])]
+        return self.side_by_side.map(self._workers(), batches)
+
+    def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+        parts = min(self.threads, images.shape[0])
+        return torch.cat(self.parts(list(zip(images.tensor_split(parts), widths.tensor_split(parts)))), dim=1)
+
+
+class TorchModel(SplitModel):
+    """A PyTorch CRNN as a :class:`SplitModel`: one batch on the calling thread with
+    PyTorch's threads, several side by side on single-threaded workers, each in inference
+    mode and, with ``bf16``, under bf16 autocast (both are set per thread)."""
 
     def __init__(self, model: torch.nn.Module, bf16: bool = False, threads: int | None = None) -> None:
+        super().__init__(threads)
         self.model, self.bf16 = model, bf16
-        self.side_by_side = SideBySide(threads or torch.get_num_threads())
 
     def _run(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             return self.model(images, widths)
 
-    def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-        if images.shape[0] == 1 or self.side_by_side.threads == 1:
-            return self._run(images, widths)
-        return self.side_by_side([self._run] * self.side_by_side.threads, images, widths)
+    def _inline(self) -> Run:
+        return self._run
+
+    def _workers(self) -> list[Run]:
+        return [self._run] * self.threads
 
 
-class OnnxModel:
-    """onnxruntime with the CRNN's call signature: one single-threaded session per thread
-    (``torch.get_num_threads()``), a batch split between them and run side by side
-    (:class:`SideBySide`; a run releases the GIL): the LSTM's step-by-step work divides
-    poorly between the threads of one run (README, Speed). Sessions beyond the first start
-    with the first batch that needs them."""
+class OnnxModel(SplitModel):
+    """onnxruntime as a :class:`SplitModel`: one single-threaded session per worker, run side
+    by side (a run releases the GIL): the LSTM's step-by-step work divides poorly between the
+    threads of one session (README, Speed). Sessions beyond the first start with the first
+    call that needs them."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime
 
+        super().__init__(threads)
         self.model_bytes = Path(path).read_bytes()  # the file may be temporary (load_as_onnx)
         self.options = onnxruntime.SessionOptions()
         self.options.intra_op_num_threads = 1
         self.session = self._new_session()
         self.sessions = [self.session]
-        self.side_by_side = SideBySide(threads or torch.get_num_threads())
 
     def _new_session(self):
         import onnxruntime
 
         return onnxruntime.InferenceSession(self.model_bytes, self.options, providers=["CPUExecutionProvider"])
 
-    def _runner(self, session) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    @staticmethod
+    def _runner(session) -> Run:
         return lambda images, widths: torch.from_numpy(
             session.run(None, {"images": images.numpy(), "widths": widths.numpy()})[0])
 
-    def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-        if images.shape[0] == 1 or self.side_by_side.threads == 1:
-            return self._runner(self.session)(images, widths)
-        if len(self.sessions) < self.side_by_side.threads:
-            self.sessions += [self._new_session() for _ in range(self.side_by_side.threads - 1)]
-        return self.side_by_side([self._runner(s) for s in self.sessions], images, widths)
+    def _inline(self) -> Run:
+        return self._runner(self.session)
+
+    def _workers(self) -> list[Run]:
+        self.sessions += [self._new_session() for _ in range(self.threads - len(self.sessions))]
+        return [self._runner(session) for session in self.sessions]
 
 
 def load_onnx(path: str | Path) -> LoadedModel:

@@ -14,7 +14,7 @@ from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
 from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.geometry import column_step, num_frames
-from ocr.reading.backends import BACKENDS, OnnxModel, TorchModel, fast_int8, load_as_onnx, load_onnx, torch_threads
+from ocr.reading.backends import BACKENDS, OnnxModel, SplitModel, TorchModel, fast_int8, load_as_onnx, load_onnx, torch_threads
 from ocr.reading.checkpoint import LoadedModel, load_model
 from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.text.decoders import Decoder, build_decoder
@@ -98,8 +98,9 @@ class Recognizer:
     @model.setter
     def model(self, model: torch.nn.Module | OnnxModel) -> None:
         self._model = model
-        # what _predict calls: a PyTorch model splits batches between single-threaded workers
-        self._run_model = TorchModel(model, bf16=self.precision == "bf16") if isinstance(model, torch.nn.Module) else model
+        # what _predict calls: batches side by side on single-threaded workers
+        self._run_model: SplitModel = (TorchModel(model, bf16=self.precision == "bf16")
+                                       if isinstance(model, torch.nn.Module) else model)
 
     @property
     def backend(self) -> str:
@@ -213,11 +214,13 @@ class Recognizer:
         threads = torch.get_num_threads() if len(pixels) == 1 and self.backend == "torch" else 1
         with torch_threads(threads):
             for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                images, widths = normalized_batch([pixels[i] for i in idx])
-                gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in idx]
-                log_probs = self._run_model(images, widths)
-                word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
-                for i, p, g in zip(idx, self.decode(log_probs, num_frames(widths), word_starts), gaps):
-                    out[i] = insert_spaces(p, g)
+                chunk = order[start : start + self.batch_size]
+                # narrow and wide words in separate batches, run side by side: less padding
+                groups = [g.tolist() for g in np.array_split(chunk, min(self._run_model.threads, len(chunk)))]
+                batches = [normalized_batch([pixels[i] for i in group]) for group in groups]
+                for group, (images, widths), log_probs in zip(groups, batches, self._run_model.parts(batches)):
+                    gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in group]
+                    word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
+                    for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):
+                        out[i] = insert_spaces(p, g)
         return out
