@@ -1,5 +1,7 @@
 """Exported models give the same numbers as PyTorch, for other batch sizes and widths too."""
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -74,3 +76,16 @@ def test_a_file_that_is_not_an_ocr_export_is_refused_by_name(tmp_path):
     fake.write_bytes(b"not a model")
     with pytest.raises(CheckpointError, match="fake.onnx: not an ocr ONNX export"):
         Recognizer.load(fake)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "onnx-int8"])
+def test_export_says_what_it_wrote_and_nothing_else(tiny_checkpoint, tmp_path, fmt):
+    # the exporter's checked warnings (legacy exporter, tracer, LSTM batch size, PackPadded
+    # shape inference, onnxruntime's pre-processing advice) used to fill the terminal
+    from tests.conftest import ROOT
+
+    out = tmp_path / "model.onnx"
+    result = subprocess.run([sys.executable, "-m", "ocr.reading.export", "--checkpoint", str(tiny_checkpoint),
+                             "--format", fmt, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and out.is_file()
+    assert result.stdout == f"wrote {out}\n" and result.stderr == ""

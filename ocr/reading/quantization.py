@@ -8,7 +8,10 @@ QuantizeLinear/DequantizeLinear pairs into integer kernels (VNNI on x86 CPUs tha
 """
 from __future__ import annotations
 
+import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +44,18 @@ def calibration_batches(loaded: LoadedModel, count: int = 256, batch_size: int =
     return batches
 
 
+@contextmanager
+def _root_logger_quiet() -> Iterator[None]:
+    """The root logger's warnings dropped inside the block."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]]) -> Path:
     """Write an int8 copy of ``fp32_model`` to ``out``: convolutions and linear layer static
     (activation ranges from ``batches``), the LSTM dynamic. A rectifier stays fp32: its
@@ -60,7 +75,9 @@ def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[st
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
 
-    with tempfile.TemporaryDirectory() as folder:
+    # onnxruntime's advice to pre-process (shape inference; the graph's shapes are set) and to
+    # check for a model quantised already (it is not) comes through the root logger: not shown
+    with tempfile.TemporaryDirectory() as folder, _root_logger_quiet():
         convolutions = Path(folder) / "static.onnx"
         quantize_static(
             str(fp32_model), str(convolutions), Reader(), quant_format=QuantFormat.QDQ,
