@@ -40,10 +40,11 @@ def wall_seconds(command: list[str]) -> float:
 def reading_rate(options: list[str], folders: list[str], images: int, repeats: int) -> float:
     """Images/s of ``predict.py`` over ``folders`` (``images`` images), its start-up subtracted."""
     command = [sys.executable, str(ROOT / "predict.py"), "--decoder", "greedy", *options]
-    one = sorted((Path(folders[0]) / "images").iterdir())[0]
+    image_folders = [str(Path(folder) / "images") for folder in folders]
+    one = sorted(Path(image_folders[0]).iterdir())[0]
     rates = []
     for _ in range(repeats):
-        whole = wall_seconds([*command, *folders])
+        whole = wall_seconds([*command, *image_folders])
         start_up = wall_seconds([*command, str(one)])
         rates.append((images - 1) / max(whole - start_up, 1e-3))
     return statistics.median(rates)
