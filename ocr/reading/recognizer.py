@@ -14,7 +14,8 @@ from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
 from ocr.data.batch import normalized_batch
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
 from ocr.geometry import column_step, num_frames
-from ocr.reading.backends import BACKENDS, OnnxModel, SplitModel, TorchModel, fast_int8, load_as_onnx, load_onnx, torch_threads
+from ocr.reading.backends import (BACKENDS, OnnxModel, SplitModel, TorchModel, fast_int8, load_as_onnx, load_onnx,
+                                  torch_threads)
 from ocr.reading.checkpoint import LoadedModel, load_model
 from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.text.decoders import Decoder, build_decoder
