@@ -217,6 +217,27 @@ def test_a_run_moved_to_another_folder_resumes_there_with_one_last_checkpoint(tm
     assert safe_load(last)["global_step"] == 8
 
 
+class BarAtFirstBatch(L.Callback):
+    """The training progress bar's total, starting count and description after the first batch."""
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        bar = trainer.progress_bar_callback.train_progress_bar
+        self.__dict__.setdefault("seen", (bar.total, bar.initial, bar.desc))
+
+
+def test_a_run_resumed_mid_epoch_shows_the_epochs_total_and_counts_its_rate_from_there(tmp_path):
+    # Lightning skips its epoch-start hook on a resume mid-epoch: the bar had no total ("6/?")
+    # and a rate as if the first session's batches had taken no time
+    run = ["data.synth.epoch_size=96", "checkpoint.every_n_train_steps=5", "trainer.max_steps=10",
+           "trainer.enable_progress_bar=true"]
+    with pytest.raises(RuntimeError):
+        train_with_callback(tiny_config(*run), tmp_path / "a", StopAt(7, RuntimeError()))
+    bar = BarAtFirstBatch()
+    train_with_callback(tiny_config(*run, f"ckpt_path={tmp_path / 'a' / 'checkpoints' / 'last.ckpt'}"),
+                        tmp_path / "a", bar)
+    assert bar.seen == (10, 5, "Epoch 0: ")  # max_steps ends the 12-batch epoch at 10; 5 were done
+
+
 def test_resuming_after_a_crash_keeps_one_best_checkpoint(tmp_path):
     # every validation (each 4 steps) makes a new best; the crash at step 5 leaves the periodic
     # save of step 4, written before step 4's validation wrote best.ckpt

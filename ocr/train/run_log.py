@@ -1,5 +1,5 @@
-"""What a run records about itself: one metrics.csv across resumed sessions, and its training
-time; and reading those records back."""
+"""What a run records about itself: one metrics.csv across resumed sessions, its training
+time and its progress bar; and reading those records back."""
 from __future__ import annotations
 
 import csv
@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import convert_inf
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
@@ -61,6 +63,27 @@ class TrainingClock(L.Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.carried = float(state["seconds"])
+
+
+class ResumingProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, which after a resume in the middle of an epoch shows that
+    epoch's total and counts its rate, and so its ETA, from the batch it resumed at (Lightning
+    skips its epoch-start hook there: the bar had no total, and a rate as if the batches of
+    the earlier session had taken no time)."""
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        super().on_train_start(trainer, module)
+        self.first_batch = True
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch: object,
+                             batch_idx: int) -> None:
+        if self.first_batch and batch_idx > 0:  # resumed mid-epoch, after batch_idx batches
+            bar = self.train_progress_bar
+            # as Lightning counts at an epoch's start: the epoch's batches, or fewer if max_steps ends it
+            bar.reset(total=convert_inf(min(trainer.num_training_batches, batch_idx + self.total_train_batches)))
+            bar.initial = bar.n = bar.last_print_n = batch_idx
+            bar.set_description(f"Epoch {trainer.current_epoch}")
+        self.first_batch = False
 
 
 def validation_rows(run: str | Path) -> list[dict[str, str]]:

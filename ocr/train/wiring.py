@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.assets import checkpoint_path
@@ -18,7 +18,7 @@ from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_r
 from ocr.train.config_checks import ConfigError, check_config
 from ocr.train.datamodule import OCRDataModule
 from ocr.train.diagnostics import GradientFlowMonitor
-from ocr.train.run_log import RunLogger, TrainingClock
+from ocr.train.run_log import ResumingProgressBar, RunLogger, TrainingClock
 from ocr.train.system import RecognitionSystem
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
     if cfg.trainer.enable_progress_bar:
         # a bar redrawn every step floods a log file (nohup) with carriage returns
         refresh = 1 if sys.stderr.isatty() else cfg.progress_bar_steps_in_files
-        callbacks.append(TQDMProgressBar(refresh_rate=refresh))
+        callbacks.append(ResumingProgressBar(refresh_rate=refresh))
     if cfg.gradient_monitor.every_n_steps:
         callbacks.append(GradientFlowMonitor(cfg.gradient_monitor.every_n_steps, run_dir / "gradients"))
     trainer = L.Trainer(
