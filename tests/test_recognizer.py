@@ -48,7 +48,8 @@ def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_mod
         expected = rec.model(images, widths)
     got = TorchModel(Probe(), threads=2)(images, widths)
     assert torch.allclose(got, expected, atol=1e-5)
-    assert len({ident for ident, *_ in calls}) == 2 and sum(size for *_, size in calls) == len(paths)
+    assert len(calls) == 2 and sum(size for *_, size in calls) == len(paths)  # two parts, on worker threads
+    assert threading.get_ident() not in {ident for ident, *_ in calls}
     assert all(threads == 1 and inference for _, threads, inference, _ in calls)
     one_by_one = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32", batch_size=1).read(paths)
     assert [p.confidence for p in rec.read(paths)] == pytest.approx([p.confidence for p in one_by_one], abs=1e-5)
