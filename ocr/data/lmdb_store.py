@@ -17,6 +17,7 @@ from array import array
 from collections.abc import Iterable
 from pathlib import Path
 
+import lmdb
 from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
@@ -44,20 +45,23 @@ os.register_at_fork(after_in_child=_close_inherited)
 
 def _environment(path: Path):
     """One read-only environment per LMDB and process (LMDB refuses to open one twice)."""
-    import lmdb
-
     key = (os.getpid(), str(path.resolve()))
     if key not in _ENVIRONMENTS:
         check_data_file(path / "data.mdb")
         try:
             _ENVIRONMENTS[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
         except lmdb.Error as err:
-            raise CorruptLmdbError(f"{path}: not a readable LMDB ({type(err).__name__}: {err})") from None
+            raise unreadable(path, err) from None
     return _ENVIRONMENTS[key]
 
 
 class CorruptLmdbError(ValueError):
     """An LMDB folder whose data file is damaged (truncated, overwritten, not an LMDB)."""
+
+
+def unreadable(path: Path, err: lmdb.Error) -> CorruptLmdbError:
+    """The one-line error for an LMDB folder that LMDB itself refuses to read."""
+    return CorruptLmdbError(f"{path}: not a readable LMDB ({type(err).__name__}: {err})")
 
 
 # LMDB's meta page (lmdb.h, mdb.c): a 16-byte page header, magic and version (uint32 each),
@@ -105,8 +109,6 @@ def _key(kind: str, n: int) -> bytes:
 def write_lmdb(path: str | Path, samples: Iterable[tuple[Image.Image, str, Extents | None]], total: int,
                commit_every: int = 1000) -> int:
     """Write ``(image, label, extents)`` samples as PNG into a new LMDB at ``path``; returns the count."""
-    import lmdb
-
     path = Path(path)
     if path.exists() and any(path.iterdir()):
         raise FileExistsError(f"{path}: already exists and is not empty")
@@ -163,18 +165,17 @@ class LmdbWords(Dataset):
         self.path, self.charset, self.preprocess = Path(path), charset, preprocess
         if not (self.path / "data.mdb").is_file():
             raise FileNotFoundError(f"{self.path}: not an LMDB folder (no data.mdb)")
-        import lmdb
-
         try:
             with _environment(self.path).begin() as txn:
                 count = txn.get(b"num-samples") or b"0"
                 self.has_extents = txn.get(_key("extents", 1)) is not None
-                self.size = int(count) if count.isdigit() else -1
-                self.sizes = _sizes(txn.get(b"sizes"), self.size)
+                sizes = txn.get(b"sizes")
         except lmdb.Error as err:
-            raise CorruptLmdbError(f"{self.path}: not a readable LMDB ({type(err).__name__}: {err})") from None
-        if self.size < 0:
+            raise unreadable(self.path, err) from None
+        if not count.isdigit():
             raise CorruptLmdbError(f"{self.path}: num-samples is not a number ({count[:20]!r})")
+        self.size = int(count)
+        self.sizes = _sizes(sizes, self.size)
         self.skipped = 0  # records skipped as unreadable, in this process
         if self.size == 0:
             raise ValueError(f"{self.path}: LMDB holds no samples (num-samples missing or 0)")
@@ -190,8 +191,6 @@ class LmdbWords(Dataset):
         return [self.preprocess.target_width(w, h) for w, h in zip(self.sizes[::2], self.sizes[1::2])]
 
     def __getitem__(self, index: int) -> Example:
-        import lmdb
-
         env = _environment(self.path)
         for offset in range(min(self.size, 100)):
             n = (index + offset) % self.size + 1

@@ -36,35 +36,19 @@ Batch = tuple[torch.Tensor, torch.Tensor]  # right-padded images (B, C, H, W) an
 Run = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # a batch -> log-probabilities (T, B, classes)
 
 
-class SideBySide:
-    """Batches run side by side, one per worker thread. Each worker computes PyTorch's share
-    on one intra-op thread: the threads of one OpenMP team wait for each other at every
-    operator, so on a busy CPU one descheduled thread stalls the rest, while single threads
-    run on as far as the CPU lets them (timings in the README, Speed). The workers start with
-    the first call, so reading one image, which needs none, starts as fast as without."""
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self.pool: ThreadPoolExecutor | None = None
-
-    def map(self, runs: list[Run], batches: list[Batch]) -> list[torch.Tensor]:
-        """``runs[i](*batches[i])`` for every batch (at most ``threads``), side by side."""
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(self.threads, initializer=torch.set_num_threads, initargs=(1,))
-        return list(self.pool.map(lambda run, batch: run(*batch), runs, batches))
-
-
 class SplitModel(ABC):
     """A network that reads up to ``threads`` batches side by side (:meth:`parts`), or one
-    batch split into that many parts (``model(images, widths)``, as a CRNN is called)."""
+    batch split into that many parts (``model(images, widths)``, as a CRNN is called).
+
+    Each worker thread computes PyTorch's share on one intra-op thread: the threads of one
+    OpenMP team wait for each other at every operator, so on a busy CPU one descheduled
+    thread stalls the rest, while single threads run on as far as the CPU lets them (timings
+    in the README, Speed). The workers start with the first call that needs them, so reading
+    one image starts as fast as without."""
 
     def __init__(self, threads: int | None = None) -> None:
-        self.side_by_side = SideBySide(threads or torch.get_num_threads())
-
-    @property
-    def threads(self) -> int:
-        """How many batches :meth:`parts` runs side by side."""
-        return self.side_by_side.threads
+        self.threads = threads or torch.get_num_threads()
+        self.pool: ThreadPoolExecutor | None = None
 
     @abstractmethod
     def _inline(self) -> Run:
@@ -80,7 +64,9 @@ class SplitModel(ABC):
         own widest, cost less than one batch padded to the widest of all."""
         if len(batches) == 1:
             return [self._inline()(*batches[0])]
-        return self.side_by_side.map(self._workers(), batches)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads, initializer=torch.set_num_threads, initargs=(1,))
+        return list(self.pool.map(lambda run, batch: run(*batch), self._workers(), batches))
 
     def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         parts = min(self.threads, images.shape[0])
@@ -88,9 +74,9 @@ class SplitModel(ABC):
 
 
 class TorchModel(SplitModel):
-    """A PyTorch CRNN as a :class:`SplitModel`: one batch on the calling thread with
-    PyTorch's threads, several side by side on single-threaded workers, each in inference
-    mode and, with ``bf16``, under bf16 autocast (both are set per thread)."""
+    """A PyTorch CRNN as a :class:`SplitModel`: one batch on the calling thread (with the
+    caller's threads), several side by side on single-threaded workers, each in inference mode and,
+    with ``bf16``, under bf16 autocast (both are set per thread)."""
 
     def __init__(self, model: torch.nn.Module, bf16: bool = False, threads: int | None = None) -> None:
         super().__init__(threads)

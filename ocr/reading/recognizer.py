@@ -205,11 +205,11 @@ class Recognizer:
     def _predict(self, pixels: list[torch.Tensor]) -> list[Prediction]:
         """Predictions for resized ``uint8`` images, batched by similar width to limit padding.
 
-        The network runs on worker threads (:class:`~ocr.reading.backends.TorchModel`,
-        :class:`~ocr.reading.backends.OnnxModel`); PyTorch's work here (normalising, word gaps,
-        decoding) is light and runs on one thread: its idle OpenMP workers would otherwise spin
-        while the network runs (README, Speed). One image is read on this thread with all of
-        PyTorch's threads."""
+        The network runs its batches itself (:class:`~ocr.reading.backends.SplitModel`);
+        PyTorch's work here (normalising, word gaps, decoding) is light and runs on one thread:
+        its idle OpenMP workers would otherwise spin while the network runs (README, Speed).
+        One image is read on this thread with all of PyTorch's threads (switching the thread
+        count for the network alone costs more than it saves: 5.7 against 4.0 ms per word)."""
         order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
         out: list[Prediction | None] = [None] * len(pixels)
         threads = torch.get_num_threads() if len(pixels) == 1 and self.backend == "torch" else 1
