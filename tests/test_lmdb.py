@@ -25,6 +25,15 @@ def rendered(tmp_path_factory):
     return out
 
 
+def test_prerender_leaves_an_existing_lmdb_alone_with_one_line(rendered):
+    before = (rendered / "data.mdb").read_bytes()
+    result = subprocess.run([sys.executable, "-m", "ocr.data.prerender", "--count", "4", "--out", str(rendered)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [f"prerender: {rendered}: already exists and is not empty (nothing written)"]
+    assert (rendered / "data.mdb").read_bytes() == before
+
+
 def test_prerendered_lmdb_has_the_standard_layout_plus_extents(rendered):
     env = lmdb.open(str(rendered), readonly=True, lock=False)
     with env.begin() as txn:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from pathlib import Path
 
 from omegaconf import OmegaConf
 from PIL import Image, ImageDraw
@@ -35,6 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.out and not args.preview:
         parser.error("give --out PATH.lmdb or --preview PATH.png")
+    if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
+        raise SystemExit(f"prerender: {args.out}: already exists and is not empty (nothing written)")
     dataset, height = rendered_words(args.overrides, args.count, args.seed)
     samples = at_height(dataset, args.count, height)
     if args.preview:

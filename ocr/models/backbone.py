@@ -4,6 +4,11 @@ Input ``(B, C, 32, W)``; output ``(B, C', 1, T)`` with ``T = W // 4 + 1`` (see
 :func:`num_frames`): two 2x2 poolings divide the width by 4, the two late 2x1 poolings
 keep it (their 2-wide window with padding 1 adds one column each) and the last 2x2
 convolution without padding takes one away. Frame ``t`` is centred on input column ``4 t``.
+
+With ``mask_padding``, the columns right of each word's width are set to zero before every
+convolution and pooling, at that layer's resolution: a word padded in a batch then meets
+zeros at its right edge exactly as it does alone (the convolutions' own zero padding), so
+its reading does not depend on the batch.
 """
 from __future__ import annotations
 
@@ -18,6 +23,20 @@ def _conv(c_in: int, c_out: int, kernel: int = 3, padding: int = 1) -> list[nn.M
     return [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
+def _width_after(layer: nn.Conv2d | nn.MaxPool2d, widths: Tensor) -> Tensor:
+    """The valid width of each image after ``layer``, from its width before (PyTorch's formula)."""
+    def pair(value: int | tuple[int, ...]) -> int:
+        return value[-1] if isinstance(value, tuple) else value
+    kernel, stride, padding = pair(layer.kernel_size), pair(layer.stride), pair(layer.padding)
+    return (widths + 2 * padding - kernel) // stride + 1
+
+
+def _masked_columns(features: Tensor, widths: Tensor) -> Tensor:
+    """``features`` ``(B, C, H, W)`` with every column at or right of each image's width zeroed."""
+    valid = torch.arange(features.shape[-1], device=features.device) < widths[:, None]
+    return features * valid[:, None, None, :].to(features.dtype)
+
+
 class CRNNBackbone(nn.Module):
     """Seven 3x3/2x2 convolutions with batch norm; height 32 collapses to 1.
 
@@ -28,10 +47,14 @@ class CRNNBackbone(nn.Module):
         width_mult: scales every layer's channel count (0.5 gives the ``small`` preset).
         channels: the seven convolutions' channel counts, given outright (then ``width_mult``
             is not used), e.g. to make the costly late layers narrower than the rest.
+        mask_padding: zero the padding before every layer that looks across columns, so that
+            a reading does not depend on its batch (a model must be trained with it).
     """
 
-    def __init__(self, in_channels: int = 1, width_mult: float = 1.0, channels: list[int] | None = None) -> None:
+    def __init__(self, in_channels: int = 1, width_mult: float = 1.0, channels: list[int] | None = None,
+                 mask_padding: bool = False) -> None:
         super().__init__()
+        self.mask_padding = mask_padding
         if channels is not None and len(channels) != len(PAPER_CHANNELS):
             raise ValueError(f"backbone channels: {len(PAPER_CHANNELS)} numbers needed, got {list(channels)}")
         c = list(channels) if channels is not None else [max(8, int(round(ch * width_mult))) for ch in PAPER_CHANNELS]
@@ -46,10 +69,26 @@ class CRNNBackbone(nn.Module):
         ).to(memory_format=torch.channels_last)
         self.memory_format = torch.channels_last
 
-    def forward(self, images: Tensor) -> Tensor:
+    def forward(self, images: Tensor, widths: Tensor | None = None) -> Tensor:
+        """Features ``(B, C, 1, T)``; ``widths`` (valid pixel columns) are used with ``mask_padding``."""
         if images.shape[-2] != 32:
             raise ValueError(f"the CRNN backbone needs input height 32, got {images.shape[-2]}")
-        return self.layers(images.contiguous(memory_format=self.memory_format))
+        features = images.contiguous(memory_format=self.memory_format)
+        if not self._masks(images, widths):
+            return self.layers(features)
+        for layer in self.layers:
+            if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+                features = _masked_columns(features, widths)
+                widths = _width_after(layer, widths)
+            features = layer(features)
+        return features
+
+    def _masks(self, images: Tensor, widths: Tensor | None) -> bool:
+        """Whether this batch needs masking: not when no image is padded, except while the
+        model is traced for export (the graph must hold the masks for every batch)."""
+        if not self.mask_padding or widths is None:
+            return False
+        return self.training or torch.jit.is_tracing() or bool((widths < images.shape[-1]).any())
 
     @torch.no_grad()
     def fuse_batch_norm(self) -> None:

@@ -30,7 +30,7 @@ class CRNN(nn.Module):
         """Log-probabilities per time step; ``widths`` (valid pixel columns) mask the padding."""
         if self.rectifier is not None:
             images, widths = self.rectifier(images, widths)
-        features = self.backbone(images)  # (B, C, 1, T)
+        features = self.backbone(images, widths)  # (B, C, 1, T)
         sequence = features.flatten(2).permute(2, 0, 1)  # (T, B, C); flatten, not squeeze: no If node in ONNX
         lengths = None if widths is None else num_frames(widths)
         logits = self.classifier(self.sequence(sequence, lengths))
