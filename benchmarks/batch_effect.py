@@ -17,7 +17,7 @@ import statistics
 from pathlib import Path
 
 from ocr import Recognizer
-from ocr.data.datasets import read_label_file
+from ocr.data.labels import read_label_file
 from ocr.data.transforms import load_image
 
 ROOT = Path(__file__).resolve().parents[1]

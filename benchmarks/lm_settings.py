@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from ocr import Recognizer
@@ -32,8 +31,8 @@ def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:
     captured: list[np.ndarray] = []
     greedy = GreedyDecoder(rec.charset)
 
-    def capture(log_probs: torch.Tensor, lengths: torch.Tensor, word_starts: list[list[int]] | None = None):
-        per_word = log_probs.float().permute(1, 0, 2).numpy()
+    def capture(log_probs: np.ndarray, lengths: np.ndarray, word_starts: list[list[int]] | None = None):
+        per_word = log_probs.transpose(1, 0, 2)
         captured.extend(logp[:n].copy() for logp, n in zip(per_word, lengths.tolist()))
         return greedy(log_probs, lengths, word_starts)
 
@@ -91,7 +90,7 @@ def main() -> None:
             best = max(best, (acc36, weight, bonus))
     _, weight, bonus = best
     prior = LanguagePrior(lm, charset, weight, bonus, LmSettings.other)
-    confidences = [GreedyDecoder(charset)(torch.from_numpy(logp)[:, None], torch.tensor([len(logp)]))[0].confidence
+    confidences = [GreedyDecoder(charset)(logp[:, None], np.array([len(logp)]))[0].confidence
                    for _, logp in words]
     print(f"\nweight {weight}, bonus {bonus}: only words read below a confidence threshold searched\n")
     print("| threshold | prune | words searched | acc36 | acc_cs | ms/word |\n|---|---|---|---|---|---|")

@@ -30,7 +30,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ocr.data.datasets import read_label_file  # noqa: E402
+from ocr.data.labels import read_label_file  # noqa: E402
 from ocr.data.transforms import load_image  # noqa: E402
 from ocr.text.metrics import WordScores  # noqa: E402
 

@@ -32,7 +32,7 @@ from PIL import Image
 from wordfreq import top_n_list
 
 from ocr import Recognizer
-from ocr.data.datasets import read_label_file
+from ocr.data.labels import read_label_file
 from ocr.data.transforms import load_image
 from ocr.text.metrics import WordScores
 

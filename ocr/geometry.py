@@ -7,16 +7,18 @@ step ``t`` is centred on column ``4 t``.
 """
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from torch import Tensor
+if TYPE_CHECKING:  # reading a word needs no PyTorch
+    import numpy as np
+    from torch import Tensor
 
-IntOrTensor = TypeVar("IntOrTensor", int, Tensor)
+Width = TypeVar("Width", int, "Tensor", "np.ndarray")
 FRAME_STRIDE = 4
 
 
-def num_frames(width: IntOrTensor) -> IntOrTensor:
-    """Number of time steps the backbone produces for an input of this width (int or tensor)."""
+def num_frames(width: Width) -> Width:
+    """Number of time steps the backbone produces for an input of this width (int, tensor or array)."""
     return width // FRAME_STRIDE + 1
 
 

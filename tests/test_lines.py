@@ -1,5 +1,5 @@
 """Spaces from the gaps between words, for models trained on single words."""
-import torch
+import numpy as np
 
 from ocr.reading.lines import batch_word_gaps, insert_spaces, word_gaps
 from ocr.text.decoding import Prediction
@@ -17,13 +17,13 @@ def test_wide_gaps_part_words_and_letter_spacing_does_not():
 
 
 def test_spaces_go_between_the_characters_on_either_side_of_a_gap():
-    image = torch.ones(1, 32, 64)
+    image = np.ones((1, 32, 64), np.float32)
     image[:, 4:28, 0:8] = -1  # "a" ink
     image[:, 4:28, 10:18] = -1  # "b"
     image[:, 4:28, 40:48] = -1  # "c", after a wide gap
     prediction = Prediction("abc", 0.5, [0.9, 0.8, 0.7], [(1, 1), (3, 3), (11, 11)])
-    batch = torch.cat([image, torch.zeros(1, 32, 16)], dim=-1)[None]  # padded to 80 columns
-    gaps = batch_word_gaps(batch, torch.tensor([64]))
+    batch = np.concatenate([image, np.zeros((1, 32, 16), np.float32)], axis=-1)[None]  # padded to 80 columns
+    gaps = batch_word_gaps(batch, np.array([64]))
     assert gaps == [[29.0]]
     spaced = insert_spaces(prediction, gaps[0])
     assert spaced.text == "ab c" and spaced.char_confidences == [0.9, 0.8, 1.0, 0.7]
@@ -31,20 +31,20 @@ def test_spaces_go_between_the_characters_on_either_side_of_a_gap():
 
 
 def test_images_without_a_wide_blank_run_have_no_gaps_and_padding_is_not_one():
-    word = -torch.ones(2, 1, 32, 40)
+    word = -np.ones((2, 1, 32, 40), np.float32)
     word[:, :, :, ::3] = 1  # ink every third column: letter gaps only
     word[1, :, :, 20:] = 0  # the second image is 20 columns wide, the rest padding
-    assert batch_word_gaps(word, torch.tensor([40, 20])) == [[], []]
+    assert batch_word_gaps(word, np.array([40, 20])) == [[], []]
 
 
 def test_the_batch_pre_check_never_skips_a_gap_the_full_search_finds():
-    rng = torch.Generator().manual_seed(0)
-    patterns = (torch.rand(200, 60, generator=rng) < torch.rand(200, 1, generator=rng)).tolist()  # True: blank
-    images = torch.ones(len(patterns), 1, 32, 60)
+    rng = np.random.default_rng(0)
+    patterns = (rng.random((200, 60)) < rng.random((200, 1))).tolist()  # True: blank
+    images = np.ones((len(patterns), 1, 32, 60), np.float32)
     for row, pattern in enumerate(patterns):
         for x, blank in enumerate(pattern):
             if not blank:
                 images[row, 0, 8:24, x] = -1  # ink: this column's values span the image's range
-    found = batch_word_gaps(images, torch.full((len(patterns),), 60))
+    found = batch_word_gaps(images, np.full(len(patterns), 60))
     assert found == [word_gaps(p, height=32) for p in patterns]
     assert sum(map(bool, found)) > 10  # the patterns do contain word gaps

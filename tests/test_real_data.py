@@ -10,7 +10,8 @@ from PIL import Image
 
 from ocr.data.augment import PhotoAugment
 from ocr.data.splits import holdout_split
-from ocr.reading.checkpoint import CheckpointError, safe_load
+from ocr import CheckpointError
+from ocr.reading.checkpoint import safe_load
 from ocr.train.wiring import train
 from tests.conftest import SAMPLES, tiny_config
 

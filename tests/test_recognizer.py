@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from ocr import CheckpointError, ImageLoadError, Prediction, Recognizer
-from ocr.data.batch import normalized_batch, pad_images
-from ocr.data.transforms import Preprocess
+from ocr.data.batch import pad_images
+from ocr.data.transforms import Preprocess, normalized_batch
 from tests.conftest import SAMPLES
 
 
@@ -31,7 +31,7 @@ def test_batching_does_not_change_predictions(tiny_checkpoint):
 
 def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_model(tiny_checkpoint):
     # one OpenMP team per batch stalls on a busy CPU; single-threaded workers side by side do not
-    from ocr.reading.backends import TorchModel
+    from ocr.reading.torch_backend import TorchModel
 
     rec = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32")
     paths = sorted(SAMPLES.glob("*.*g"))
@@ -45,9 +45,9 @@ def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_mod
             return rec.model(part, part_widths)
 
     with torch.inference_mode():
-        expected = rec.model(images, widths)
+        expected = rec.model(torch.from_numpy(images), torch.from_numpy(widths))
     got = TorchModel(Probe(), threads=2)(images, widths)
-    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(torch.from_numpy(got), expected, atol=1e-5)
     assert len(calls) == 2 and sum(size for *_, size in calls) == len(paths)  # two parts, on worker threads
     assert threading.get_ident() not in {ident for ident, *_ in calls}
     assert all(threads == 1 and inference for _, threads, inference, _ in calls)
@@ -58,10 +58,10 @@ def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_mod
 def test_batch_normalisation_equals_per_image_normalisation():
     preprocess = Preprocess(max_width=256)
     images = [Image.open(p) for p in sorted(SAMPLES.glob("*.*g"))]
-    expected, expected_widths = pad_images([preprocess(im)[0] for im in images])
-    batch, widths = normalized_batch([preprocess.pixels(im)[0] for im in images])
+    expected, expected_widths = pad_images([torch.from_numpy(preprocess(im)[0]) for im in images])  # as training
+    batch, widths = normalized_batch([preprocess.pixels(im)[0] for im in images])  # as reading
     assert widths.tolist() == expected_widths.tolist()
-    assert torch.equal(batch, expected)
+    assert torch.equal(torch.from_numpy(batch), expected)
 
 
 def test_read_names_the_bad_input(tiny_checkpoint, tmp_path):
@@ -106,7 +106,7 @@ def test_auto_backend_runs_the_shipped_int8_export_of_the_shipped_model(monkeypa
     import ocr.reading.backends
     from ocr.assets import DEFAULT_MODEL
     from ocr.reading.backends import OnnxModel
-    from ocr.reading.checkpoint import file_sha256
+    from ocr.reading.loaded import file_sha256
     from ocr.reading.recognizer import int8_export_of
 
     shipped = int8_export_of(DEFAULT_MODEL)

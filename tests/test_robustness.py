@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ocr import CheckpointError, ImageLoadError
-from ocr.data.datasets import DatasetError, read_labels
+from ocr.data.labels import DatasetError, read_labels
 from ocr.data.transforms import Preprocess, load_image
 from ocr.reading.checkpoint import safe_load
 from ocr.reading.inputs import expand_inputs
@@ -86,8 +86,8 @@ def test_image_inputs_are_read_or_refused_clearly(tmp_path, name, data, expected
     else:
         image = load_image(path)
         assert image.size == expected and image.mode in ("RGB", "L")
-        tensor, _ = Preprocess()(image)
-        assert tensor.shape[1] == 32 and tensor.std() > 0.05  # real content, not a blank page
+        pixels, _ = Preprocess()(image)
+        assert pixels.shape[1] == 32 and pixels.std() > 0.05  # real content, not a blank page
 
 
 def test_predict_reads_the_good_images_of_the_table(tiny_checkpoint, tmp_path):

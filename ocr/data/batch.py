@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ocr.data.alignment import frame_targets
-from ocr.data.transforms import normalize
 from ocr.geometry import num_frames
 from ocr.text.charset import Charset
 
@@ -45,14 +44,6 @@ def pad_images(images: list[Tensor]) -> tuple[Tensor, Tensor]:
     widths = torch.tensor([im.shape[-1] for im in images])
     max_w = int(widths.max())
     return torch.stack([F.pad(im, (0, max_w - im.shape[-1])) for im in images]), widths
-
-
-def normalized_batch(pixels: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """:func:`pad_images` of ``uint8`` tensors (:meth:`Preprocess.pixels`), normalised in one
-    pass; the padding is 0, as :func:`pad_images` gives for normalised tensors."""
-    images, widths = pad_images(pixels)
-    padding = torch.arange(images.shape[-1]) >= widths[:, None]
-    return normalize(images).masked_fill_(padding[:, None, None, :], 0.0), widths
 
 
 class Collate:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import lmdb
+import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
@@ -211,10 +212,10 @@ class LmdbWords(Dataset):
         label = self.charset.normalize(raw.decode("utf-8"))
         if not label:
             raise ValueError(f"no character of label {raw.decode('utf-8')!r} is in the charset")
-        tensor, scale = self.preprocess(image)
+        pixels, scale = self.preprocess(image)
         spans = None
         if extents is not None:
             spans = [(a * scale, b * scale) for a, b in json.loads(extents)]
             if len(spans) != len(label):  # the charset dropped characters: alignment is lost
                 raise ValueError("label changed length under the charset; extents no longer fit")
-        return Example(tensor, label, spans)
+        return Example(torch.from_numpy(pixels), label, spans)

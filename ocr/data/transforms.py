@@ -1,4 +1,5 @@
-"""Load images safely and turn them into normalised, height-32 tensors."""
+"""Load images safely and turn them into normalised, height-32 arrays (numpy: reading a
+word needs no PyTorch; training wraps them as tensors)."""
 from __future__ import annotations
 
 import io
@@ -6,9 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torch import Tensor
 
 MIN_SIDE = 4
 ImageSource = str | Path | Image.Image | np.ndarray
@@ -125,22 +124,33 @@ class Preprocess:
     def target_width(self, width: int, height: int) -> int:
         return int(min(self.max_width, max(self.min_width, round(width * self.height / height))))
 
-    def __call__(self, image: Image.Image) -> tuple[Tensor, float]:
-        """The image tensor ``(C, height, w)`` and the horizontal scale factor applied."""
+    def __call__(self, image: Image.Image) -> tuple[np.ndarray, float]:
+        """The image as ``float32`` ``(C, height, w)`` and the horizontal scale factor applied."""
         pixels, scale = self.pixels(image)
         return normalize(pixels), scale
 
-    def pixels(self, image: Image.Image) -> tuple[Tensor, float]:
+    def pixels(self, image: Image.Image) -> tuple[np.ndarray, float]:
         """The resized image as ``uint8`` ``(C, height, w)``, before :func:`normalize`, and the
         horizontal scale factor applied (a batch is cheaper to normalise at once)."""
         image = image.convert("L" if self.channels == 1 else "RGB")
         width = self.target_width(*image.size)
         scale = width / image.size[0]
         image = image.resize((width, self.height), Image.Resampling.BILINEAR)
-        data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
-        return data.view(self.height, width, self.channels).permute(2, 0, 1), scale
+        data = np.asarray(image, dtype=np.uint8).reshape(self.height, width, self.channels)
+        return data.transpose(2, 0, 1), scale
 
 
-def normalize(pixels: Tensor) -> Tensor:
-    """``uint8`` pixels (any shape) to the model's input range, [-1, 1]."""
-    return pixels.float().div_(127.5).sub_(1.0)
+def normalize(pixels: np.ndarray) -> np.ndarray:
+    """``uint8`` pixels (any shape) to the model's input range, [-1, 1], as ``float32``."""
+    return pixels.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+
+
+def normalized_batch(pixels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``uint8`` ``(C, H, w)`` images (:meth:`Preprocess.pixels`) right-padded to a common width
+    and normalised in one pass: ``float32`` ``(B, C, H, W)`` whose padding is 0, and the
+    ``int64`` widths ``(B,)``."""
+    widths = np.array([p.shape[-1] for p in pixels], dtype=np.int64)
+    batch = np.zeros((len(pixels), *pixels[0].shape[:-1], int(widths.max())), dtype=np.float32)
+    for row, p in zip(batch, pixels):
+        row[..., : p.shape[-1]] = normalize(p)
+    return batch, widths

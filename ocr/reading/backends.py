@@ -1,53 +1,50 @@
-"""Run the network where the Recognizer expects it (``model(images, widths)``): PyTorch or an
-exported ONNX model, batches split between single-threaded workers."""
+"""Run the network where the Recognizer expects it (``model(images, widths)`` on numpy
+arrays): an exported ONNX model here, PyTorch in :mod:`ocr.reading.torch_backend`; batches
+split between single-threaded workers. Imports no PyTorch."""
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import tempfile
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from ocr.data.transforms import Preprocess
-from ocr.reading.checkpoint import CheckpointError, LoadedModel, file_sha256
+from ocr.reading.loaded import CheckpointError, LoadedModel, file_sha256
 from ocr.text.charset import Charset
 
 BACKENDS = ("torch", "onnx", "auto")
 
+Batch = tuple[np.ndarray, np.ndarray]  # right-padded float32 images (B, C, H, W) and their widths (B,)
+Run = Callable[[np.ndarray, np.ndarray], np.ndarray]  # a batch -> log-probabilities (T, B, classes)
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """PyTorch's intra-op threads set to ``count`` inside the block, restored after it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
+
+def available_cores() -> int:
+    """The cores this process may run on, or ``OMP_NUM_THREADS`` where set (as PyTorch reads it)."""
     try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-Batch = tuple[torch.Tensor, torch.Tensor]  # right-padded images (B, C, H, W) and their widths (B,)
-Run = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # a batch -> log-probabilities (T, B, classes)
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class SplitModel(ABC):
     """A network that reads up to ``threads`` batches side by side (:meth:`parts`), or one
     batch split into that many parts (``model(images, widths)``, as a CRNN is called).
 
-    Each worker thread computes PyTorch's share on one intra-op thread: the threads of one
-    OpenMP team wait for each other at every operator, so on a busy CPU one descheduled
-    thread stalls the rest, while single threads run on as far as the CPU lets them (timings
-    in the README, Speed). The workers start with the first call that needs them, so reading
-    one image starts as fast as without."""
+    Each worker thread computes on one thread: the threads of one OpenMP team wait for each
+    other at every operator, so on a busy CPU one descheduled thread stalls the rest, while
+    single threads run on as far as the CPU lets them (timings in the README, Speed). The
+    workers start with the first call that needs them, so reading one image starts as fast
+    as without."""
 
     def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or torch.get_num_threads()
+        self.threads = threads or available_cores()
         self.pool: ThreadPoolExecutor | None = None
 
     @abstractmethod
@@ -58,39 +55,23 @@ class SplitModel(ABC):
     def _workers(self) -> list[Run]:
         """How each worker runs its batch."""
 
-    def parts(self, batches: list[Batch]) -> list[torch.Tensor]:
+    def _start_worker(self) -> None:
+        """Run once on each worker thread as it starts."""
+
+    def parts(self, batches: list[Batch]) -> list[np.ndarray]:
         """Log-probabilities of each of ``batches`` (at most ``threads``): one on the calling
         thread, more side by side. Batches of words of similar width, each padded only to its
         own widest, cost less than one batch padded to the widest of all."""
         if len(batches) == 1:
             return [self._inline()(*batches[0])]
         if self.pool is None:
-            self.pool = ThreadPoolExecutor(self.threads, initializer=torch.set_num_threads, initargs=(1,))
+            self.pool = ThreadPoolExecutor(self.threads, initializer=self._start_worker)
         return list(self.pool.map(lambda run, batch: run(*batch), self._workers(), batches))
 
-    def __call__(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: np.ndarray, widths: np.ndarray) -> np.ndarray:
         parts = min(self.threads, images.shape[0])
-        return torch.cat(self.parts(list(zip(images.tensor_split(parts), widths.tensor_split(parts)))), dim=1)
-
-
-class TorchModel(SplitModel):
-    """A PyTorch CRNN as a :class:`SplitModel`: one batch on the calling thread (with the
-    caller's threads), several side by side on single-threaded workers, each in inference mode and,
-    with ``bf16``, under bf16 autocast (both are set per thread)."""
-
-    def __init__(self, model: torch.nn.Module, bf16: bool = False, threads: int | None = None) -> None:
-        super().__init__(threads)
-        self.model, self.bf16 = model, bf16
-
-    def _run(self, images: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            return self.model(images, widths)
-
-    def _inline(self) -> Run:
-        return self._run
-
-    def _workers(self) -> list[Run]:
-        return [self._run] * self.threads
+        return np.concatenate(self.parts(list(zip(np.array_split(images, parts), np.array_split(widths, parts)))),
+                              axis=1)
 
 
 class OnnxModel(SplitModel):
@@ -116,8 +97,7 @@ class OnnxModel(SplitModel):
 
     @staticmethod
     def _runner(session) -> Run:
-        return lambda images, widths: torch.from_numpy(
-            session.run(None, {"images": images.numpy(), "widths": widths.numpy()})[0])
+        return lambda images, widths: session.run(None, {"images": images, "widths": widths})[0]
 
     def _inline(self) -> Run:
         return self._runner(self.session)

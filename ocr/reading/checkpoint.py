@@ -6,35 +6,20 @@ the charset and the model config, so nothing else is needed to rebuild the model
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import pickle
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ocr.data.transforms import Preprocess
-from ocr.models import CRNN, build_model
+from ocr.models import build_model
+from ocr.reading.loaded import CheckpointError, LoadedModel
 from ocr.text.charset import Charset
 
 MODEL_PREFIX = "model."
 TMP_SUFFIX = ".tmp"  # atomic_save writes .NAME.PID.tmp first
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable, or does not describe an ocr model."""
-
-
-@dataclass
-class LoadedModel:
-    """Everything inference needs from a checkpoint."""
-
-    model: CRNN
-    charset: Charset
-    preprocess: Preprocess
-    hparams: dict
 
 
 def safe_load(path: str | Path, map_location=None) -> dict:
@@ -114,11 +99,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process
         pass
     return True
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (ties an exported model to the checkpoint it came from)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_checkpoint(path: str | Path) -> dict:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
-from ocr.data.datasets import DatasetError, read_label_file
+from ocr.data.labels import DatasetError, read_label_file
 from ocr.data.splits import holdout_split
 from ocr.data.transforms import ImageLoadError
 from ocr.reading.recognizer import Recognizer

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-from ocr.reading.checkpoint import CheckpointError
+from ocr.reading.loaded import CheckpointError
 
 T = TypeVar("T")
 

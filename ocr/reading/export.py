@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 from ocr.assets import DEFAULT_MODEL
-from ocr.reading.checkpoint import file_sha256, load_model
+from ocr.reading.checkpoint import load_model
+from ocr.reading.loaded import file_sha256
 from ocr.reading.exits import or_exit
 
 FORMATS = ("onnx", "onnx-int8", "torchscript")

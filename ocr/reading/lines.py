@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-import torch
+import numpy as np
 
 from ocr.geometry import step_centre
 from ocr.text.decoding import Prediction
@@ -20,17 +20,17 @@ from ocr.text.decoding import Prediction
 MIN_HEIGHT_FRACTION = 0.15  # a word gap is at least this fraction of the image height wide
 
 
-def blank_columns(images: torch.Tensor, widths: torch.Tensor, level: float = 0.3) -> torch.Tensor:
+def blank_columns(images: np.ndarray, widths: np.ndarray, level: float = 0.3) -> np.ndarray:
     """``(B, W)``: which columns of a padded ``(B, C, H, W)`` batch have a value range below
     ``level`` of their image's (over its ``widths`` valid columns; padding counts as blank)."""
-    gray = images.float().mean(1)
-    high, low = gray.amax(1), gray.amin(1)
-    valid = torch.arange(gray.shape[-1]) < widths[:, None]
-    total = high.masked_fill(~valid, -torch.inf).amax(1) - low.masked_fill(~valid, torch.inf).amin(1)
+    gray = images.mean(1, dtype=np.float32)
+    high, low = gray.max(1), gray.min(1)
+    valid = np.arange(gray.shape[-1]) < widths[:, None]
+    total = np.where(valid, high, -np.inf).max(1) - np.where(valid, low, np.inf).min(1)
     return ((high - low) < level * total[:, None]) | (total[:, None] <= 0) | ~valid
 
 
-def batch_word_gaps(images: torch.Tensor, widths: torch.Tensor) -> list[list[float]]:
+def batch_word_gaps(images: np.ndarray, widths: np.ndarray) -> list[list[float]]:
     """:func:`word_gaps` of every image of a padded batch. Most words have no blank run inside
     their ink as wide as a word gap can be (``MIN_HEIGHT_FRACTION`` of the height): those skip
     the search."""
@@ -38,12 +38,13 @@ def batch_word_gaps(images: torch.Tensor, widths: torch.Tensor) -> list[list[flo
     shortest = max(1, math.ceil(MIN_HEIGHT_FRACTION * images.shape[-2]))
     if blank.shape[1] < shortest + 2:
         return [[] for _ in range(len(blank))]
-    columns = torch.arange(blank.shape[1])
-    first_ink = torch.where(blank, blank.shape[1], columns).amin(1, keepdim=True)
-    last_ink = torch.where(blank, -1, columns).amax(1, keepdim=True)
+    columns = np.arange(blank.shape[1])
+    first_ink = np.where(blank, blank.shape[1], columns).min(1, keepdims=True)
+    last_ink = np.where(blank, -1, columns).max(1, keepdims=True)
     starts = columns[: blank.shape[1] - shortest + 1]
     inside = (starts > first_ink) & (starts + shortest <= last_ink)
-    candidates = (blank.unfold(1, shortest, 1).all(-1) & inside).any(1)
+    runs = np.lib.stride_tricks.sliding_window_view(blank, shortest, axis=1).all(-1)
+    candidates = (runs & inside).any(1)
     return [word_gaps(row[:w].tolist(), images.shape[-2]) if candidate else []
             for row, w, candidate in zip(blank, widths.tolist(), candidates.tolist())]
 

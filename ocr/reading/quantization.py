@@ -18,7 +18,7 @@ import numpy as np
 
 from ocr.data.batch import pad_images
 from ocr.data.datasets import synthetic_words
-from ocr.reading.checkpoint import LoadedModel
+from ocr.reading.loaded import LoadedModel
 
 # Relu and MaxPool too: quantised, they run on the uint8 tensors between convolutions instead
 # of a dequantise -> fp32 -> quantise round trip around each

@@ -1,23 +1,23 @@
-"""Read words from images with a trained model: the API predict.py and evaluate.py share."""
+"""Read words from images with a trained model: the API predict.py and evaluate.py share.
+
+PyTorch is imported only when PyTorch runs the network: with the shipped int8 export
+(onnxruntime), reading starts without it."""
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
-from ocr.data.batch import normalized_batch
-from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image
+from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image, normalized_batch
 from ocr.geometry import column_step, num_frames
-from ocr.reading.backends import (BACKENDS, OnnxModel, SplitModel, TorchModel, fast_int8, load_as_onnx, load_onnx,
-                                  torch_threads)
-from ocr.reading.checkpoint import LoadedModel, load_model
+from ocr.reading.backends import BACKENDS, OnnxModel, SplitModel, fast_int8, load_as_onnx, load_onnx
 from ocr.reading.lines import batch_word_gaps, insert_spaces
+from ocr.reading.loaded import LoadedModel
 from ocr.text.decoders import Decoder, build_decoder
 from ocr.text.decoding import Prediction
 
@@ -29,26 +29,6 @@ PRECISIONS = ("fp32", "bf16", "int8", "auto")
 def int8_export_of(checkpoint: Path) -> Path:
     """Where an int8 ONNX export of ``checkpoint`` is looked for: ``X.ckpt`` -> ``X.int8.onnx``."""
     return checkpoint.with_suffix(".int8.onnx")
-
-
-def fastest_precision() -> str:
-    """``bf16`` where the CPU computes it natively, else ``fp32`` (speeds and accuracy of each:
-    ``benchmarks/speed.py``)."""
-    try:
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    except (AttributeError, RuntimeError):
-        return "fp32"
-
-
-def quantized(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy with int8 dynamic quantisation of the recurrent and linear layers (the
-    convolutions stay fp32)."""
-    from torch.ao.quantization import quantize_dynamic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # eager-mode quantisation announces its move to torchao
-        return quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN, torch.nn.Linear},
-                                dtype=torch.qint8)
 
 
 def orientations(image: Image.Image) -> list[Image.Image]:
@@ -72,12 +52,10 @@ class Recognizer:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
         model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
-        if isinstance(model, torch.nn.Module):
-            model.backbone.fuse_batch_norm()
-            if precision == "auto":
-                precision = fastest_precision()
-            if precision == "int8":
-                model = quantized(model)
+        if not isinstance(model, OnnxModel):
+            from ocr.reading.torch_backend import prepared
+
+            model, precision = prepared(model, precision)
         elif precision == "bf16":
             raise ValueError("precision=bf16 needs the torch backend")
         else:  # an onnxruntime model computes in the precision it was exported with
@@ -92,21 +70,25 @@ class Recognizer:
         self.model = model
 
     @property
-    def model(self) -> torch.nn.Module | OnnxModel:
+    def model(self) -> Any:
         """The network: a PyTorch module or an :class:`~ocr.reading.backends.OnnxModel`."""
         return self._model
 
     @model.setter
-    def model(self, model: torch.nn.Module | OnnxModel) -> None:
+    def model(self, model: Any) -> None:
         self._model = model
         # what _predict calls: batches side by side on single-threaded workers
-        self._run_model: SplitModel = (TorchModel(model, bf16=self.precision == "bf16")
-                                       if isinstance(model, torch.nn.Module) else model)
+        if isinstance(model, OnnxModel):
+            self._run_model: SplitModel = model
+        else:
+            from ocr.reading.torch_backend import TorchModel
+
+            self._run_model = TorchModel(model, bf16=self.precision == "bf16")
 
     @property
     def backend(self) -> str:
         """``torch`` or ``onnxruntime``: what runs the network (``precision`` says in what)."""
-        return "torch" if isinstance(self.model, torch.nn.Module) else "onnxruntime"
+        return "onnxruntime" if isinstance(self.model, OnnxModel) else "torch"
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None, *, batch_size: int = 64, decoder: str = "lm",
@@ -158,6 +140,8 @@ class Recognizer:
         elif backend == "onnx":
             loaded = load_as_onnx(path, int8=precision == "int8")
         else:  # torch, or auto without a usable int8 export
+            from ocr.reading.checkpoint import load_model
+
             loaded = load_model(path)
         decode = build_decoder(decoder, loaded.charset, beam_width=beam_width, lexicon=lexicon,
                                language_model=language_model)
@@ -185,7 +169,7 @@ class Recognizer:
         it = iter([images] if isinstance(images, SINGLE_INPUTS) else images)
         while chunk := list(islice(it, self.batch_size)):
             owners: list[int] = []  # input index of each candidate tensor
-            pixels: list[torch.Tensor] = []  # resized uint8 images
+            pixels: list[np.ndarray] = []  # resized uint8 images
             results: list[Prediction | ImageLoadError | None] = [None] * len(chunk)
             for i, source in enumerate(chunk):
                 try:
@@ -201,27 +185,22 @@ class Recognizer:
                     results[i] = prediction
             yield from zip(chunk, results)
 
-    @torch.inference_mode()
-    def _predict(self, pixels: list[torch.Tensor]) -> list[Prediction]:
+    def _predict(self, pixels: list[np.ndarray]) -> list[Prediction]:
         """Predictions for resized ``uint8`` images, batched by similar width to limit padding.
 
-        The network runs its batches itself (:class:`~ocr.reading.backends.SplitModel`);
-        PyTorch's work here (normalising, word gaps, decoding) is light and runs on one thread:
-        its idle OpenMP workers would otherwise spin while the network runs (README, Speed).
-        One image is read on this thread with all of PyTorch's threads (switching the thread
-        count for the network alone costs more than it saves: 5.7 against 4.0 ms per word)."""
+        The network runs its batches itself (:class:`~ocr.reading.backends.SplitModel`): one
+        image on this thread (with all of PyTorch's threads), more in parts side by side on
+        single-threaded workers. Normalising, word gaps and decoding are numpy."""
         order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
         out: list[Prediction | None] = [None] * len(pixels)
-        threads = torch.get_num_threads() if len(pixels) == 1 and self.backend == "torch" else 1
-        with torch_threads(threads):
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                # narrow and wide words in separate batches, run side by side: less padding
-                groups = [g.tolist() for g in np.array_split(chunk, min(self._run_model.threads, len(chunk)))]
-                batches = [normalized_batch([pixels[i] for i in group]) for group in groups]
-                for group, (images, widths), log_probs in zip(groups, batches, self._run_model.parts(batches)):
-                    gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in group]
-                    word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
-                    for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):
-                        out[i] = insert_spaces(p, g)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            # narrow and wide words in separate batches, run side by side: less padding
+            groups = [g.tolist() for g in np.array_split(chunk, min(self._run_model.threads, len(chunk)))]
+            batches = [normalized_batch([pixels[i] for i in group]) for group in groups]
+            for group, (images, widths), log_probs in zip(groups, batches, self._run_model.parts(batches)):
+                gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in group]
+                word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
+                for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):
+                    out[i] = insert_spaces(p, g)
         return out

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from torch import Tensor
 
 from ocr.assets import DEFAULT_LM
 from ocr.text.charset import Charset
-from ocr.text.decoding import LanguagePrior, Lexicon, Prediction, greedy_decode, prediction_for, prefix_beam_search
+from ocr.text.decoding import (LanguagePrior, Lexicon, Prediction, Steps, as_array, greedy_decode, prediction_for,
+                               prefix_beam_search)
 from ocr.text.language_model import CharNgram
 
 DECODERS = ("lm", "greedy", "beam", "lexicon")
@@ -48,7 +48,7 @@ class Decoder(Protocol):
 
     name: str
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor,
+    def __call__(self, log_probs: Steps, lengths: Steps,
                  word_starts: list[list[int]] | None = None) -> list[Prediction]: ...
 
 
@@ -60,7 +60,7 @@ class GreedyDecoder:
     def __init__(self, charset: Charset) -> None:
         self.charset = charset
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor, word_starts=None) -> list[Prediction]:
+    def __call__(self, log_probs: Steps, lengths: Steps, word_starts=None) -> list[Prediction]:
         return greedy_decode(log_probs, lengths, self.charset)
 
 
@@ -71,8 +71,8 @@ class SearchDecoder:
     def __init__(self, name: str, charset: Charset, search: Callable[[np.ndarray], list[int]]) -> None:
         self.name, self.charset, self.search = name, charset, search
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor, word_starts=None) -> list[Prediction]:
-        batch = log_probs.detach().float().permute(1, 0, 2).cpu().numpy()
+    def __call__(self, log_probs: Steps, lengths: Steps, word_starts=None) -> list[Prediction]:
+        batch = as_array(log_probs).transpose(1, 0, 2)
         return [prediction_for(logp[:n], self.search(logp[:n]), self.charset)
                 for logp, n in zip(batch, lengths.tolist())]
 
@@ -96,14 +96,14 @@ class LmDecoder:
         return LanguagePrior(lm if isinstance(lm, CharNgram) else CharNgram.load(lm), self.charset,
                              s.weight, s.bonus, s.other)
 
-    def __call__(self, log_probs: Tensor, lengths: Tensor,
+    def __call__(self, log_probs: Steps, lengths: Steps,
                  word_starts: list[list[int]] | None = None) -> list[Prediction]:
         predictions = greedy_decode(log_probs, lengths, self.charset)
         uncertain = [b for b, p in enumerate(predictions) if p.confidence < self.settings.threshold]
         if not uncertain:
             return predictions
         word_starts = word_starts or [[] for _ in predictions]
-        batch = log_probs.detach()[:, uncertain].float().permute(1, 0, 2).cpu().numpy()
+        batch = as_array(log_probs[:, uncertain]).transpose(1, 0, 2)
         for b, logp in zip(uncertain, batch):
             logp = logp[: int(lengths[b])]
             ids, _ = prefix_beam_search(logp, self.width, self.settings.prune, self.prior, word_starts[b])

@@ -13,11 +13,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING, Union
+
 import numpy as np
-from torch import Tensor
 
 from ocr.text.charset import BLANK, Charset
 from ocr.text.language_model import END, CharNgram
+
+if TYPE_CHECKING:  # decoding needs no PyTorch; it takes its tensors too
+    from torch import Tensor
+
+Steps = Union[np.ndarray, "Tensor"]  # (T, B, C) log-probabilities, or (B,) valid lengths
+
+
+def as_array(log_probs: Steps) -> np.ndarray:
+    """``float32`` numpy log-probabilities from a numpy array or a PyTorch tensor (any float dtype)."""
+    if isinstance(log_probs, np.ndarray):
+        return log_probs.astype(np.float32, copy=False)
+    return log_probs.detach().float().cpu().numpy()
 
 
 @dataclass
@@ -91,12 +104,12 @@ def _prediction(ids: list[int], spans: list[tuple[int, int]], char_logps: list[f
     return Prediction(charset.decode(ids), math.prod(chars), chars, list(spans))
 
 
-def greedy_decode(log_probs: Tensor, lengths: Tensor, charset: Charset) -> list[Prediction]:
+def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset) -> list[Prediction]:
     """Best-path decoding of ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps.
 
     A best-path character's confidence is its highest probability over its run of steps,
     where it is the most probable class at each step: the running maxima suffice."""
-    steps = log_probs.detach().float().cpu().numpy()  # (T, B, C): argmax along contiguous rows
+    steps = as_array(log_probs)  # (T, B, C): argmax along contiguous rows
     best = steps.argmax(-1)
     best_logp = np.take_along_axis(steps, best[..., None], -1)[..., 0]
     predictions = []

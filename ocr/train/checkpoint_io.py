@@ -9,7 +9,8 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ocr.data.sampling import ResumableLoader
-from ocr.reading.checkpoint import MODEL_PREFIX, CheckpointError, atomic_save, read_checkpoint, safe_load
+from ocr.reading.checkpoint import MODEL_PREFIX, atomic_save, read_checkpoint, safe_load
+from ocr.reading.loaded import CheckpointError
 from ocr.text.charset import Charset
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,63 @@
+"""Reading with PyTorch: the CRNN as a :class:`~ocr.reading.backends.SplitModel` on numpy
+batches, in fp32, bf16 autocast or int8 dynamic quantisation."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from ocr.reading.backends import Run, SplitModel
+
+
+def fastest_precision() -> str:
+    """``bf16`` where the CPU computes it natively, else ``fp32`` (speeds and accuracy of each:
+    ``benchmarks/speed.py``)."""
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    except (AttributeError, RuntimeError):
+        return "fp32"
+
+
+def quantized(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy with int8 dynamic quantisation of the recurrent and linear layers (the
+    convolutions stay fp32)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eager-mode quantisation announces its move to torchao
+        return quantize_dynamic(model, {torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN, torch.nn.Linear},
+                                dtype=torch.qint8)
+
+
+def prepared(model: torch.nn.Module, precision: str) -> tuple[torch.nn.Module, str]:
+    """The CRNN ready to read in ``precision`` (``fp32``, ``bf16``, ``int8`` or ``auto``): batch
+    norm folded into the convolutions, quantised for ``int8``; and the precision it runs in."""
+    model.backbone.fuse_batch_norm()
+    if precision == "auto":
+        precision = fastest_precision()
+    return (quantized(model) if precision == "int8" else model), precision
+
+
+class TorchModel(SplitModel):
+    """A PyTorch CRNN as a :class:`SplitModel`: one batch on the calling thread (with the
+    caller's threads: all of them for one image), several side by side on single-threaded
+    workers; each in inference mode and, with ``bf16``, under bf16 autocast (both are set per
+    thread)."""
+
+    def __init__(self, model: torch.nn.Module, bf16: bool = False, threads: int | None = None) -> None:
+        super().__init__(threads or torch.get_num_threads())
+        self.model, self.bf16 = model, bf16
+
+    def _run(self, images: np.ndarray, widths: np.ndarray) -> np.ndarray:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            return self.model(torch.from_numpy(images), torch.from_numpy(widths)).float().numpy()
+
+    def _start_worker(self) -> None:
+        torch.set_num_threads(1)
+
+    def _inline(self) -> Run:
+        return self._run
+
+    def _workers(self) -> list[Run]:
+        return [self._run] * self.threads
