@@ -24,6 +24,10 @@ from ocr.text.decoding import Prediction
 SINGLE_INPUTS = (str, Path, bytes, Image.Image, np.ndarray)  # one image, not a collection of them
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
+# images are loaded this many batches at a time and sorted by width before batching: words of
+# similar width share a batch, so little of it is padding (1.08x the useful columns on the
+# benchmark words, against 1.73x when each batch of 64 is sorted on its own)
+SORT_WINDOW_BATCHES = 16
 
 
 def int8_export_of(checkpoint: Path) -> Path:
@@ -161,13 +165,14 @@ class Recognizer:
     def read_each(self, images: ImageSource | Iterable[ImageSource]
                   ) -> Iterator[tuple[ImageSource, Prediction | ImageLoadError]]:
         """Yield ``(input, prediction or error)`` in input order, batching internally; one
-        input or an iterable of them, as :meth:`read` takes.
+        input or an iterable of them, as :meth:`read` takes. Inputs are read
+        ``SORT_WINDOW_BATCHES`` batches at a time and batched by width.
 
         An image at least twice as tall as wide may hold a word written along its height: it
         is also read turned 90 degrees each way, and the most confident reading wins.
         """
         it = iter([images] if isinstance(images, SINGLE_INPUTS) else images)
-        while chunk := list(islice(it, self.batch_size)):
+        while chunk := list(islice(it, self.batch_size * SORT_WINDOW_BATCHES)):
             owners: list[int] = []  # input index of each candidate tensor
             pixels: list[np.ndarray] = []  # resized uint8 images
             results: list[Prediction | ImageLoadError | None] = [None] * len(chunk)
