@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
+from ocr import CheckpointError
 from ocr.data.augment import PhotoAugment
 from ocr.data.splits import holdout_split
-from ocr import CheckpointError
 from ocr.reading.checkpoint import safe_load
 from ocr.train.wiring import train
 from tests.conftest import SAMPLES, tiny_config
@@ -41,13 +41,33 @@ def test_the_holdout_split_is_fixed_by_seed_and_file_names_not_line_order(tmp_pa
 
 def test_augmented_photos_keep_their_mode_and_vary_with_the_rng():
     image = Image.open(SAMPLES / "simply.jpg").convert("L")
-    augment = PhotoAugment({"warp": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0, "contrast": 1.0, "jpeg": 1.0})
+    augment = PhotoAugment({"warp": 1.0, "curve": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0, "contrast": 1.0,
+                            "jpeg": 1.0})
     a, b = augment(image, random.Random(1)), augment(image, random.Random(2))
     assert a.mode == "L" and min(a.size) >= 4
     assert a.tobytes() != b.tobytes()
     assert augment(image, random.Random(1)).tobytes() == a.tobytes()
     with pytest.raises(ValueError, match="unknown augmentation effects"):
         PhotoAugment({"sharpen": 0.5})
+
+
+def test_a_curved_photo_bends_a_straight_line_into_an_arc():
+    image = Image.new("L", (200, 40), 255)
+    image.paste(0, (0, 18, 200, 22))  # a straight black line across the middle
+
+    def line_row(bent: Image.Image, x: int) -> float:
+        dark = [y for y in range(bent.height) if bent.getpixel((x, y)) < 128]
+        return sum(dark) / len(dark)
+
+    lifts = []
+    for seed in range(6):
+        bent = PhotoAugment({"curve": 1.0}, max_bend=0.5)(image, random.Random(seed))
+        lift = line_row(bent, 2) - line_row(bent, 100)  # > 0: the middle rose above the ends
+        assert bent.width == 200 and abs((bent.height - 40) - abs(lift)) <= 1.5  # grown by the bend
+        assert abs(line_row(bent, 2) - line_row(bent, 197)) < 1.0  # both ends level
+        assert abs(lift) <= 0.5 * 40 + 1
+        lifts.append(lift)
+    assert min(lifts) < -5 and max(lifts) > 5  # arched and sagging
 
 
 def test_a_real_holdout_is_scored_at_every_validation_and_kept_out_of_training(tmp_path, caplog):

@@ -1,18 +1,21 @@
 """Random changes to real photos in training, so a few thousand crops go further.
 
 Each effect is drawn with its own probability (``data.folder_augment`` in
-``configs/data/*.yaml``): rotation, shear and perspective (one warp), crop jitter, low
-resolution, blur, contrast and JPEG. Geometry fills with the image's mean colour so no
-black corners appear.
+``configs/data/*.yaml``): rotation, shear and perspective (one warp), a bend along an arc
+(curved lettering, which the real training crops hardly show), crop jitter, low resolution,
+blur, contrast and JPEG. Geometry fills with the image's mean colour so no black corners
+appear.
 """
 from __future__ import annotations
 
 import io
+import math
 import random
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-EFFECTS = ("warp", "jitter", "low_res", "blur", "contrast", "jpeg")
+EFFECTS = ("warp", "curve", "jitter", "low_res", "blur", "contrast", "jpeg")
+CURVE_STRIPS = 16  # a bend is drawn as this many straight pieces
 
 
 class PhotoAugment:
@@ -24,19 +27,23 @@ class PhotoAugment:
         max_shear: horizontal shear range, as a fraction of the height (warp).
         max_perspective: how far each corner may move, as a fraction of the size (warp).
         max_jitter: how much each side may be cut or padded, as a fraction of the size.
+        max_bend: how far the middle of a curved word may rise above (or sink below) its
+            ends, as a fraction of its height (curve).
     """
 
     def __init__(self, effects: dict[str, float] | None = None, max_angle: float = 6.0, max_shear: float = 0.3,
-                 max_perspective: float = 0.1, max_jitter: float = 0.08) -> None:
+                 max_perspective: float = 0.1, max_jitter: float = 0.08, max_bend: float = 0.6) -> None:
         self.effects = dict(effects or {})
         if unknown := set(self.effects) - set(EFFECTS):
             raise ValueError(f"unknown augmentation effects {sorted(unknown)}; known: {EFFECTS}")
         self.max_angle, self.max_shear = max_angle, max_shear
-        self.max_perspective, self.max_jitter = max_perspective, max_jitter
+        self.max_perspective, self.max_jitter, self.max_bend = max_perspective, max_jitter, max_bend
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
         if self._chance(rng, "warp"):
             image = self._warp(image, _mean_colour(image), rng)
+        if self._chance(rng, "curve"):
+            image = self._curve(image, _mean_colour(image), rng)
         if self._chance(rng, "jitter"):
             image = self._jitter(image, _mean_colour(image), rng)
         if self._chance(rng, "low_res"):
@@ -73,6 +80,27 @@ class PhotoAugment:
                for x, y in corners]
         return image.transform((w, h), Image.Transform.QUAD, [c for xy in src for c in xy],
                                Image.Resampling.BILINEAR, fillcolor=fill)
+
+    def _curve(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
+        """The word bent along a parabola: each column shifted up or down, its middle by up to
+        ``max_bend`` of the height against its ends (arched or sagging); the image grows by
+        that much. Columns shift, they do not turn: a fair likeness of gentle arcs."""
+        w, h = image.size
+        bend = rng.uniform(-self.max_bend, self.max_bend) * h
+        out_h = h + math.ceil(abs(bend))
+
+        def top(x: float) -> float:  # where the word's top edge lies in the output at column x
+            u = 2 * x / w - 1
+            return max(bend, 0.0) - bend * (1 - u * u)
+
+        mesh = []
+        for i in range(CURVE_STRIPS):
+            x0, x1 = w * i / CURVE_STRIPS, w * (i + 1) / CURVE_STRIPS
+            box = (round(x0), 0, round(x1), out_h)
+            # the input quadrilateral each output strip samples: upper-left, lower-left, lower-right, upper-right
+            quad = (x0, -top(x0), x0, out_h - top(x0), x1, out_h - top(x1), x1, -top(x1))
+            mesh.append((box, quad))
+        return image.transform((w, out_h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
 
     def _jitter(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
         """Cut into or pad each side by up to ``max_jitter`` of the width / height."""
