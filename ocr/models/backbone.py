@@ -6,9 +6,11 @@ keep it (their 2-wide window with padding 1 adds one column each) and the last 2
 convolution without padding takes one away. Frame ``t`` is centred on input column ``4 t``.
 
 With ``mask_padding``, the columns right of each word's width are set to zero before every
-convolution and pooling, at that layer's resolution: a word padded in a batch then meets
-zeros at its right edge exactly as it does alone (the convolutions' own zero padding), so
-its reading does not depend on the batch.
+layer that pads the width (the 3x3 convolutions and the late poolings), at that layer's
+resolution: a word padded in a batch then meets zeros at its right edge exactly as it does
+alone (a convolution's own padding is zeros; a pooling's never wins against the
+non-negative ReLU outputs), so its reading does not depend on the batch. A layer that does
+not pad the width reads only valid columns for its valid outputs and needs no mask.
 """
 from __future__ import annotations
 
@@ -23,11 +25,13 @@ def _conv(c_in: int, c_out: int, kernel: int = 3, padding: int = 1) -> list[nn.M
     return [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
+def _along_width(value: int | tuple[int, ...]) -> int:
+    return value[-1] if isinstance(value, tuple) else value
+
+
 def _width_after(layer: nn.Conv2d | nn.MaxPool2d, widths: Tensor) -> Tensor:
     """The valid width of each image after ``layer``, from its width before (PyTorch's formula)."""
-    def pair(value: int | tuple[int, ...]) -> int:
-        return value[-1] if isinstance(value, tuple) else value
-    kernel, stride, padding = pair(layer.kernel_size), pair(layer.stride), pair(layer.padding)
+    kernel, stride, padding = (_along_width(v) for v in (layer.kernel_size, layer.stride, layer.padding))
     return (widths + 2 * padding - kernel) // stride + 1
 
 
@@ -78,7 +82,8 @@ class CRNNBackbone(nn.Module):
             return self.layers(features)
         for layer in self.layers:
             if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
-                features = _masked_columns(features, widths)
+                if _along_width(layer.padding) > 0:
+                    features = _masked_columns(features, widths)
                 widths = _width_after(layer, widths)
             features = layer(features)
         return features
