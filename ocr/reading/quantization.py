@@ -22,7 +22,7 @@ from ocr.reading.loaded import LoadedModel
 
 # Relu, MaxPool and Mul (the backbone's padding masks) too: quantised, they run on the uint8
 # tensors between convolutions instead of a dequantise -> fp32 -> quantise round trip around
-# each (the masks' round trips cost a model with mask_padding 1,500 against 1,598 words/s)
+# each (without, the masks cost a model with mask_padding 1,500 against 1,598 words/s)
 QUANTIZED_OPS = ["Conv", "Relu", "MaxPool", "Mul", "MatMul", "Gemm"]
 
 
