@@ -87,8 +87,8 @@ def eight_words() -> list[Example]:
     examples = []
     for word in WORDS:
         image, extents = renderer.render(word, rng)
-        tensor, scale = preprocess(image)
-        examples.append(Example(tensor, word, [(a * scale, b * scale) for a, b in extents]))
+        pixels, scale = preprocess(image)
+        examples.append(Example(torch.from_numpy(pixels), word, [(a * scale, b * scale) for a, b in extents]))
     return examples
 
 
