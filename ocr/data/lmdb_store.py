@@ -107,12 +107,17 @@ def _key(kind: str, n: int) -> bytes:
     return f"{kind}-{n:09d}".encode()
 
 
+def check_new_folder(path: Path) -> None:
+    """Raise ``FileExistsError`` if ``path`` exists and holds anything: an LMDB is never written over."""
+    if path.exists() and any(path.iterdir()):
+        raise FileExistsError(f"{path}: already exists and is not empty")
+
+
 def write_lmdb(path: str | Path, samples: Iterable[tuple[Image.Image, str, Extents | None]], total: int,
                commit_every: int = 1000) -> int:
     """Write ``(image, label, extents)`` samples as PNG into a new LMDB at ``path``; returns the count."""
     path = Path(path)
-    if path.exists() and any(path.iterdir()):
-        raise FileExistsError(f"{path}: already exists and is not empty")
+    check_new_folder(path)
     env = lmdb.open(str(path), map_size=MAP_SIZE)
     n = 0
     sizes = array("H")

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from ocr.config import compose_config
 from ocr.data.datasets import SyntheticWords, synthetic_words
-from ocr.data.lmdb_store import write_lmdb
+from ocr.data.lmdb_store import check_new_folder, write_lmdb
 from ocr.data.transforms import Preprocess
 from ocr.text.charset import Charset
 
@@ -36,8 +36,11 @@ def main() -> None:
     args = parser.parse_args()
     if not args.out and not args.preview:
         parser.error("give --out PATH.lmdb or --preview PATH.png")
-    if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
-        raise SystemExit(f"prerender: {args.out}: already exists and is not empty (nothing written)")
+    if args.out:
+        try:
+            check_new_folder(Path(args.out))
+        except FileExistsError as err:
+            raise SystemExit(f"prerender: {err} (nothing written)") from None
     dataset, height = rendered_words(args.overrides, args.count, args.seed)
     samples = at_height(dataset, args.count, height)
     if args.preview:
