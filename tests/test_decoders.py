@@ -60,6 +60,16 @@ def test_greedy_path_is_its_own_best_alignment(seed):
     assert viterbi_alignment(logp, ids) == [(a, b) for _, a, b in symbols]
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("ids", [[1], [1, 1], [1, 2], [2, 1, 1], [1, 2, 1]])
+def test_alignment_is_the_most_probable_path_of_the_labelling(seed, ids):
+    logp = random_logp(seed, steps=6)
+    paths = [path for path in itertools.product(range(logp.shape[1]), repeat=logp.shape[0])
+             if [i for i, _, _ in collapse(list(path))] == ids]
+    best = max(paths, key=lambda path: sum(logp[t, c] for t, c in enumerate(path)))
+    assert viterbi_alignment(logp, ids) == [(a, b) for _, a, b in collapse(list(best))]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_greedy_confidences_follow_the_documented_formula(seed):
     logp = np.stack([random_logp(seed * 10 + b, steps=12, classes=3, sharpness=3.0) for b in range(4)], axis=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,32 +62,37 @@ def collapse(ids: list[int]) -> list[tuple[int, int, int]]:
 
 
 def viterbi_alignment(logp: np.ndarray, ids: list[int]) -> list[tuple[int, int]]:
-    """The most probable CTC alignment of ``ids`` to ``logp`` (T, C): ``(first, last)`` step per character."""
+    """The most probable CTC alignment of ``ids`` to ``logp`` (T, C): ``(first, last)`` step per character.
+
+    Over the states blank, ``ids[0]``, blank, ``ids[1]``, ..., blank, each step keeps the best
+    of staying, stepping on and skipping a blank (between different characters); ties go
+    to the state reached with the fewest characters emitted."""
     steps, n = logp.shape[0], len(ids)
     if n == 0:
         return []
-    ext = [BLANK]
-    for i in ids:
-        ext += [i, BLANK]
+    ext = np.full(2 * n + 1, BLANK)
+    ext[1::2] = ids
     states = len(ext)
-    score = np.full((steps, states), -np.inf)
-    back = np.zeros((steps, states), dtype=np.int64)
-    score[0, 0], score[0, 1] = logp[0, ext[0]], logp[0, ext[1]]
+    emit = logp[:, ext].astype(np.float64)
+    skip_cost = np.full(states, -np.inf)
+    skip_cost[2:][(ext[2:] != BLANK) & (ext[2:] != ext[:-2])] = 0.0
+    moves = np.zeros((steps, states), dtype=np.int8)  # 0 stay, 1 step on, 2 skip a blank
+    score = np.full(states + 2, -np.inf)  # two unreachable states before the first
+    score[2:4] = emit[0, :2]
     for t in range(1, steps):
-        for s in range(states):
-            options = [(score[t - 1, s], s)]
-            if s >= 1:
-                options.append((score[t - 1, s - 1], s - 1))
-            if s >= 2 and ext[s] != BLANK and ext[s] != ext[s - 2]:
-                options.append((score[t - 1, s - 2], s - 2))
-            best, arg = max(options)
-            score[t, s], back[t, s] = best + logp[t, ext[s]], arg
-    s = states - 1 if score[-1, states - 1] >= score[-1, states - 2] else states - 2
+        stay, step, skip = score[2:], score[1:-1], score[:-2] + skip_cost
+        best = np.maximum(stay, step)
+        move = (step > stay).astype(np.int8)
+        skipped = skip > best
+        move[skipped] = 2
+        moves[t] = move
+        score[2:] = np.maximum(best, skip) + emit[t]
+    s = states - 1 if score[-1] >= score[-2] else states - 2
     spans: dict[int, list[int]] = {}
-    for t in range(steps - 1, -1, -1):
+    for t, move in zip(range(steps - 1, -1, -1), moves[::-1].tolist()):
         if ext[s] != BLANK:
             spans.setdefault((s - 1) // 2, []).append(t)
-        s = back[t, s]
+        s -= move[s]
     return [(min(spans[k]), max(spans[k])) for k in range(n)]
 
 
@@ -138,8 +144,10 @@ class LanguagePrior:
         self.lm, self.weight, self.bonus, self.other = lm, weight, bonus, weight * math.log(other)
         self.chars = [""] + list(charset.chars)  # by class id
         self.initial = lm.context("")
+        # extend(state, c, new_word): a search asks the same many times
+        self.extend = lru_cache(maxsize=1 << 16)(self._extend_or_restart)
 
-    def extend(self, state: str, c: int, new_word: bool = False) -> tuple[float, str]:
+    def _extend_or_restart(self, state: str, c: int, new_word: bool = False) -> tuple[float, str]:
         """What appending class ``c`` in ``state`` adds to a prefix's score, and the next state.
 
         ``new_word``: a gap in the image lies before ``c``, so the word in ``state`` may end
@@ -193,24 +201,36 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
     state = {(): prior.initial if prior else ""}  # the prior's state after each prefix
     born = {(): -1}  # the step at which each prefix was first reached
     for t, (row, extensions) in enumerate(zip(logp.tolist(), candidates)):
+        blank = row[BLANK]
+        if not extensions:  # most steps: every prefix only goes on, by a blank or its last character repeated
+            beams = {prefix: [_logaddexp(pb, pnb) + blank, pnb + row[prefix[-1]] if prefix else neg_inf]
+                     for prefix, (pb, pnb) in beams.items()}
+            continue
         nxt: dict[tuple[int, ...], list[float]] = {}
         for prefix, (pb, pnb) in beams.items():
             total = _logaddexp(pb, pnb)
-            entry = nxt.setdefault(prefix, [neg_inf, neg_inf])
-            entry[0] = _logaddexp(entry[0], total + row[BLANK])
-            if prefix:
-                entry[1] = _logaddexp(entry[1], pnb + row[prefix[-1]])  # the last character repeated
+            repeated = pnb + row[prefix[-1]] if prefix else neg_inf  # the last character repeated
+            entry = nxt.get(prefix)
+            if entry is None:
+                nxt[prefix] = [total + blank, repeated]
+            else:  # reached already by extending a shorter prefix at this step
+                entry[0] = _logaddexp(entry[0], total + blank)
+                entry[1] = _logaddexp(entry[1], repeated)
             for c in extensions:
                 longer = prefix + (c,)
                 if longer not in bonus:
-                    new_word = any(born[prefix] < s <= t for s in word_starts)
+                    new_word = bool(word_starts) and any(born[prefix] < s <= t for s in word_starts)
                     added, state[longer] = prior.extend(state[prefix], c, new_word) if prior else (0.0, "")
                     bonus[longer], born[longer] = bonus[prefix] + added, t
-                source = pb if prefix and c == prefix[-1] else total
-                entry = nxt.setdefault(longer, [neg_inf, neg_inf])
-                entry[1] = _logaddexp(entry[1], source + row[c])
+                emitted = (pb if prefix and c == prefix[-1] else total) + row[c]
+                entry = nxt.get(longer)
+                if entry is None:
+                    nxt[longer] = [neg_inf, emitted]
+                else:
+                    entry[1] = _logaddexp(entry[1], emitted)
         if len(nxt) > beam_width:
-            nxt = dict(heapq.nlargest(beam_width, nxt.items(), key=lambda kv: _logaddexp(*kv[1]) + bonus[kv[0]]))
+            score = {prefix: _logaddexp(pb, pnb) + bonus[prefix] for prefix, (pb, pnb) in nxt.items()}
+            nxt = {prefix: nxt[prefix] for prefix in sorted(score, key=score.__getitem__, reverse=True)[:beam_width]}
         beams = nxt
     final = {prefix: _logaddexp(pb, pnb) + bonus[prefix] + (prior.end(state[prefix]) if prior else 0.0)
              for prefix, (pb, pnb) in beams.items()}
