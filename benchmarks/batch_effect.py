@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from pathlib import Path
 
 from ocr import Recognizer
 from ocr.data.labels import read_label_file
 from ocr.data.transforms import load_image
+from common import benchmark_sets
 
-ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {  # row name: Recognizer.load options
     "default (auto backend and precision, lm decoder)": {},
     "PyTorch fp32, best path": {"backend": "torch", "precision": "fp32", "decoder": "greedy"},
@@ -30,7 +29,7 @@ SETTINGS = {  # row name: Recognizer.load options
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="default: the shipped model")
-    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in (ROOT.parent / "shared/data/benchmarks").glob("*_*")))
+    parser.add_argument("--sets", nargs="*", default=benchmark_sets())
     args = parser.parse_args()
     images = [load_image(path) for folder in args.sets for path, _ in read_label_file(folder)]
     print(f"{len(images)} words, read one at a time and in batches of 64\n")

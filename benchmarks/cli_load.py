@@ -20,8 +20,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from common import ROOT, benchmark_sets
 
-ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {  # row name: predict.py options
     "PyTorch fp32": ["--backend", "torch", "--precision", "fp32"],
     "PyTorch bf16": ["--backend", "torch", "--precision", "bf16"],
@@ -65,7 +65,7 @@ def busy_processes(count: int) -> Iterator[None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in (ROOT.parent / "shared/data/benchmarks").glob("*_*")))
+    parser.add_argument("--sets", nargs="*", default=benchmark_sets())
     parser.add_argument("--busy", type=int, default=2, help="busy processes beside the reading (default 2)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="*", metavar="TEXT", help="only the rows whose name contains one of these")

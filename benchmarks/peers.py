@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, benchmark_sets
+
 sys.path.insert(0, str(ROOT))
 
 from ocr.data.labels import read_label_file  # noqa: E402
@@ -87,7 +88,7 @@ ENGINES = {"ours": ours, "rapidocr": rapidocr, "tesseract": tesseract}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in (ROOT.parent / "shared/data/benchmarks").glob("*_*")))
+    parser.add_argument("--sets", nargs="*", default=benchmark_sets())
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--engines", nargs="*", default=list(ENGINES), choices=list(ENGINES))
     args = parser.parse_args()

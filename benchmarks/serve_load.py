@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import httpx
+from common import ROOT, benchmark_sets
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -76,7 +76,7 @@ def load(url: str, images: list[tuple[str, bytes]], requests: int, concurrency: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", nargs="*", default=sorted((ROOT.parent / "shared/data/benchmarks").glob("*_*")))
+    parser.add_argument("--images", nargs="*", default=[Path(p) for p in benchmark_sets()])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     args = parser.parse_args()

@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from functools import partial
 from itertools import zip_longest
-from pathlib import Path
 
 import torch
 from PIL import Image
@@ -36,8 +35,8 @@ from ocr import Recognizer
 from ocr.data.labels import read_label_file
 from ocr.data.transforms import load_image
 from ocr.text.metrics import WordScores
+from common import ROOT, benchmark_sets
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def model_gflops(model: torch.nn.Module, width: int = 128) -> float:
@@ -138,7 +137,7 @@ def time_to_first_prediction(repeats: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="default: the shipped model")
-    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in (ROOT.parent / "shared/data/benchmarks").glob("*_*")))
+    parser.add_argument("--sets", nargs="*", default=benchmark_sets())
     parser.add_argument("--peak-gflops", type=float, default=470.0)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--only", nargs="*", metavar="TEXT",

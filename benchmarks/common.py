@@ -1,0 +1,12 @@
+"""What the benchmark scripts share: where the repository and the benchmark photos are."""
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK_FOLDER = ROOT.parent / "shared" / "data" / "benchmarks"  # read its README; evaluation only
+
+
+def benchmark_sets() -> list[str]:
+    """The labelled benchmark folders (``SVT_647``, ...), the default of every ``--sets``."""
+    return sorted(str(p) for p in BENCHMARK_FOLDER.glob("*_*"))
