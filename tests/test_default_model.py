@@ -12,7 +12,7 @@ def test_default_model_is_small_and_reads_the_samples():
     read = {n: p.text for n, p in zip(names, predictions)}
     assert read["simply.jpg"] == "simply"
     assert read["salutes.png"] == "Salutes!"  # case and punctuation: the 94-character charset
-    assert read == labels  # "Coffee" too: best path alone reads "Cofee", the letter model mends it
+    assert read == labels  # "Coffee" (a stylised photo) too
 
 
 def test_predict_and_evaluate_use_the_default_model_without_checkpoint(tmp_path):
