@@ -70,6 +70,15 @@ def test_a_curved_photo_bends_a_straight_line_into_an_arc():
     assert min(lifts) < -5 and max(lifts) > 5  # arched and sagging
 
 
+@pytest.mark.parametrize("width", [1, 3, 15, 16, 17, 25, 30])
+def test_a_narrow_photo_can_be_curved(width):
+    """A crop narrower than the strips a bend is drawn with (real crops can be a few pixels wide)."""
+    image = Image.new("L", (width, 20), 200)
+    for seed in range(4):
+        bent = PhotoAugment({"curve": 1.0}, max_bend=0.5)(image, random.Random(seed))
+        assert bent.width == width and bent.height >= 20
+
+
 def test_a_real_holdout_is_scored_at_every_validation_and_kept_out_of_training(tmp_path, caplog):
     folder = word_folder(tmp_path / "photos")
     cfg = tiny_config("data=mix", "data.sources.synth=0.5", "data.sources.folder=0.5", f"data.folder_dirs=[{folder}]",

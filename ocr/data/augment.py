@@ -93,10 +93,11 @@ class PhotoAugment:
             u = 2 * x / w - 1
             return max(bend, 0.0) - bend * (1 - u * u)
 
+        strips = min(CURVE_STRIPS, w)  # each at least a column wide
+        edges = [w * i // strips for i in range(strips + 1)]
         mesh = []
-        for i in range(CURVE_STRIPS):
-            x0, x1 = w * i / CURVE_STRIPS, w * (i + 1) / CURVE_STRIPS
-            box = (round(x0), 0, round(x1), out_h)
+        for x0, x1 in zip(edges, edges[1:]):
+            box = (x0, 0, x1, out_h)
             # the input quadrilateral each output strip samples: upper-left, lower-left, lower-right, upper-right
             quad = (x0, -top(x0), x0, out_h - top(x0), x1, out_h - top(x1), x1, -top(x1))
             mesh.append((box, quad))
