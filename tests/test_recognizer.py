@@ -9,7 +9,7 @@ from PIL import Image
 from ocr import CheckpointError, ImageLoadError, Prediction, Recognizer
 from ocr.data.batch import pad_images
 from ocr.data.transforms import Preprocess, normalized_batch
-from ocr.reading.recognizer import SORT_WINDOW_BATCHES
+from ocr.reading.recognizer import MIN_BATCH, SORT_WINDOW_BATCHES, width_groups
 from tests.conftest import SAMPLES
 
 
@@ -31,6 +31,31 @@ def test_batching_does_not_change_predictions(tiny_checkpoint):
     rec = Recognizer.load(tiny_checkpoint, precision="fp32")
     alone = [rec.read(path)[0].text for path in paths]
     assert [p.text for p in one] == [p.text for p in many] == alone  # in input order
+
+
+def test_words_of_every_width_are_batched_narrow_to_wide_and_words_of_one_width_by_size():
+    same = width_groups([100] * 64, most=32)
+    assert [len(g) for g in same] == [32, 32]
+    mixed = sorted(np.random.default_rng(0).integers(20, 400, 64).tolist())
+    groups = width_groups(mixed, most=32)
+    assert [k for g in groups for k in g] == list(range(64))  # every word once, in order
+    assert len(groups) > 2 and all(len(g) >= MIN_BATCH for g in groups[:-1])
+    padding = sum(len(g) * mixed[g[-1]] for g in groups) / sum(mixed)
+    halves = sum(32 * max(mixed[k] for k in g) for g in (range(32), range(32, 64))) / sum(mixed)
+    assert padding < halves  # less of each batch is padding than in two halves
+
+
+def test_workers_run_ahead_and_results_come_in_order(tiny_checkpoint):
+    from ocr.reading.torch_backend import TorchModel
+
+    rec = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32")
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((2, 1, 32, w)).astype(np.float32), np.array([w, w])) for w in (40, 64, 96, 128, 72)]
+    streamed = list(TorchModel(rec.model, threads=2).stream(iter(batches)))
+    with torch.inference_mode():
+        alone = [rec.model(torch.from_numpy(x), torch.from_numpy(w)).numpy() for x, w in batches]
+    assert len(streamed) == len(batches)
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(streamed, alone))
 
 
 def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_model(tiny_checkpoint):

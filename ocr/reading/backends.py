@@ -4,13 +4,16 @@ split between single-threaded workers. Imports no PyTorch."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import tempfile
+import threading
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +37,8 @@ def available_cores() -> int:
 
 
 class SplitModel(ABC):
-    """A network that reads up to ``threads`` batches side by side (:meth:`parts`), or one
-    batch split into that many parts (``model(images, widths)``, as a CRNN is called).
+    """A network that reads a stream of batches (:meth:`stream`), or one batch split into
+    ``threads`` parts (``model(images, widths)``, as a CRNN is called).
 
     Each worker thread computes on one thread: the threads of one OpenMP team wait for each
     other at every operator, so on a busy CPU one descheduled thread stalls the rest, while
@@ -46,27 +49,48 @@ class SplitModel(ABC):
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads or available_cores()
         self.pool: ThreadPoolExecutor | None = None
+        self._worker = threading.local()  # each worker thread's own Run
+        self._started = itertools.count()
 
     @abstractmethod
     def _inline(self) -> Run:
         """How one batch runs on the calling thread."""
 
     @abstractmethod
-    def _workers(self) -> list[Run]:
-        """How each worker runs its batch."""
+    def _worker_run(self, index: int) -> Run:
+        """How the ``index``-th worker thread runs its batches (called once, on that thread)."""
 
     def _start_worker(self) -> None:
-        """Run once on each worker thread as it starts."""
+        self._worker.run = self._worker_run(next(self._started))
 
-    def parts(self, batches: list[Batch]) -> list[np.ndarray]:
-        """Log-probabilities of each of ``batches`` (at most ``threads``): one on the calling
-        thread, more side by side. Batches of words of similar width, each padded only to its
-        own widest, cost less than one batch padded to the widest of all."""
-        if len(batches) == 1:
-            return [self._inline()(*batches[0])]
+    def _on_worker(self, batch: Batch) -> np.ndarray:
+        return self._worker.run(*batch)
+
+    def stream(self, batches: Iterable[Batch]) -> Iterator[np.ndarray]:
+        """Log-probabilities of each of ``batches``, in order. A lone batch runs on the calling
+        thread; more run side by side on the workers, which go on with the next ones while
+        the caller works on (decodes) those it got: batches of words of similar width, each
+        padded only to its own widest, cost less than one batch padded to the widest of all."""
+        batches = iter(batches)
+        first, second = next(batches, None), next(batches, None)
+        if first is None:
+            return
+        if second is None:
+            yield self._inline()(*first)
+            return
         if self.pool is None:
             self.pool = ThreadPoolExecutor(self.threads, initializer=self._start_worker)
-        return list(self.pool.map(lambda run, batch: run(*batch), self._workers(), batches))
+        pending: deque[Future] = deque()
+        for batch in itertools.chain((first, second), batches):
+            pending.append(self.pool.submit(self._on_worker, batch))
+            if len(pending) > self.threads:  # every worker busy and one batch queued
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def parts(self, batches: list[Batch]) -> list[np.ndarray]:
+        """Log-probabilities of each of ``batches`` (:meth:`stream`, all at once)."""
+        return list(self.stream(batches))
 
     def __call__(self, images: np.ndarray, widths: np.ndarray) -> np.ndarray:
         parts = min(self.threads, images.shape[0])
@@ -77,8 +101,9 @@ class SplitModel(ABC):
 class OnnxModel(SplitModel):
     """onnxruntime as a :class:`SplitModel`: one single-threaded session per worker, run side
     by side (a run releases the GIL): the LSTM's step-by-step work divides poorly between the
-    threads of one session (README, Speed). Sessions beyond the first start with the first
-    call that needs them."""
+    threads of one session (README, Speed). The first worker shares the calling thread's
+    session (a session may run on several threads at once); the others start their own
+    with the first call that needs them."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime
@@ -88,7 +113,6 @@ class OnnxModel(SplitModel):
         self.options = onnxruntime.SessionOptions()
         self.options.intra_op_num_threads = 1
         self.session = self._new_session()
-        self.sessions = [self.session]
 
     def _new_session(self):
         import onnxruntime
@@ -102,9 +126,8 @@ class OnnxModel(SplitModel):
     def _inline(self) -> Run:
         return self._runner(self.session)
 
-    def _workers(self) -> list[Run]:
-        self.sessions += [self._new_session() for _ in range(self.threads - len(self.sessions))]
-        return [self._runner(session) for session in self.sessions]
+    def _worker_run(self, index: int) -> Run:
+        return self._runner(self.session if index == 0 else self._new_session())
 
 
 def load_onnx(path: str | Path) -> LoadedModel:

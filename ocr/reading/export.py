@@ -64,7 +64,7 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
         with tempfile.TemporaryDirectory() as folder:
             fp32 = _export_onnx(model, example, Path(folder) / "fp32.onnx")
             quantize_onnx(fp32, out, calibration_batches(loaded))
-    _add_metadata(out, meta)
+    _finish_onnx(out, meta)
     return out
 
 
@@ -112,13 +112,18 @@ def _export_onnx(model: torch.nn.Module, example: tuple, out: Path) -> Path:
     return out
 
 
-def _add_metadata(path: Path, meta: dict[str, str]) -> None:
+def _finish_onnx(path: Path, meta: dict[str, str]) -> None:
+    """Give the exported file a branch without padding masks for unpadded batches
+    (:mod:`ocr.reading.unpadded`) and its metadata."""
     import onnx
 
-    graph = onnx.load(str(path))
+    from ocr.reading.unpadded import add_unpadded_branch
+
+    model = onnx.load(str(path))
+    add_unpadded_branch(model)
     for key, value in meta.items():
-        graph.metadata_props.add(key=key, value=value)
-    onnx.save(graph, str(path))
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
 
 
 def main() -> None:

@@ -28,6 +28,10 @@ PRECISIONS = ("fp32", "bf16", "int8", "auto")
 # similar width share a batch, so little of it is padding (1.08x the useful columns on the
 # benchmark words, against 1.73x when each batch of 64 is sorted on its own)
 SORT_WINDOW_BATCHES = 16
+# a batch ends before a word this much wider than its first, once it holds MIN_BATCH words:
+# a call with words of every width is read in several narrow-to-wide batches
+WIDTH_TOLERANCE = 0.25
+MIN_BATCH = 8
 
 
 def int8_export_of(checkpoint: Path) -> Path:
@@ -193,19 +197,31 @@ class Recognizer:
     def _predict(self, pixels: list[np.ndarray]) -> list[Prediction]:
         """Predictions for resized ``uint8`` images, batched by similar width to limit padding.
 
-        The network runs its batches itself (:class:`~ocr.reading.backends.SplitModel`): one
-        image on this thread (with all of PyTorch's threads), more in parts side by side on
-        single-threaded workers. Normalising, word gaps and decoding are numpy."""
+        The network runs the batches itself (:meth:`~ocr.reading.backends.SplitModel.stream`):
+        one on this thread (with all of PyTorch's threads), more side by side on
+        single-threaded workers, which run the next batches while this thread decodes.
+        Normalising, word gaps and decoding are numpy."""
         order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
+        most = -(-self.batch_size // self._run_model.threads)  # a batch of batch_size runs in parts side by side
+        groups = [[order[k] for k in group] for group in width_groups([pixels[i].shape[-1] for i in order], most)]
+        batches = [normalized_batch([pixels[i] for i in group]) for group in groups]
         out: list[Prediction | None] = [None] * len(pixels)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            # narrow and wide words in separate batches, run side by side: less padding
-            groups = [g.tolist() for g in np.array_split(chunk, min(self._run_model.threads, len(chunk)))]
-            batches = [normalized_batch([pixels[i] for i in group]) for group in groups]
-            for group, (images, widths), log_probs in zip(groups, batches, self._run_model.parts(batches)):
-                gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in group]
-                word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
-                for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):
-                    out[i] = insert_spaces(p, g)
+        for group, (images, widths), log_probs in zip(groups, batches, self._run_model.stream(batches)):
+            gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in group]
+            word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
+            for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):
+                out[i] = insert_spaces(p, g)
         return out
+
+
+def width_groups(widths: list[int], most: int) -> list[list[int]]:
+    """Positions in ``widths`` (ascending) as consecutive batches of at most ``most``; once a
+    batch holds ``MIN_BATCH``, it ends before a width more than ``WIDTH_TOLERANCE`` above its first
+    (a batch is padded to its widest)."""
+    groups: list[list[int]] = []
+    for k, width in enumerate(widths):
+        if (not groups or len(groups[-1]) >= most
+                or (len(groups[-1]) >= MIN_BATCH and width > (1 + WIDTH_TOLERANCE) * widths[groups[-1][0]])):
+            groups.append([])
+        groups[-1].append(k)
+    return groups

@@ -53,11 +53,9 @@ class TorchModel(SplitModel):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             return self.model(torch.from_numpy(images), torch.from_numpy(widths)).float().numpy()
 
-    def _start_worker(self) -> None:
-        torch.set_num_threads(1)
-
     def _inline(self) -> Run:
         return self._run
 
-    def _workers(self) -> list[Run]:
-        return [self._run] * self.threads
+    def _worker_run(self, index: int) -> Run:
+        torch.set_num_threads(1)
+        return self._run
