@@ -6,13 +6,14 @@ Renders ``--count`` words of the default model's recipe (``experiment=default_mo
 its training never used), reads them once with the model, then decodes the same per-step
 log-probabilities with greedy, beam, and the ``lm`` decoder over a grid of prior weights and
 length bonuses (every word searched), and at the chosen weights over confidence thresholds
-(only the words below it searched; characters below 0.001 or 0.01 at a step not tried) and
-beam widths. Prints Markdown tables of acc36, acc_cs and decoding time.
+(only the words below it searched; characters below 0.001 or 0.01 at a step not tried), beam
+widths and margins (prefixes scoring this far below the best dropped). Prints Markdown tables of acc36, acc_cs and decoding time.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import time
 from collections.abc import Callable
 
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--bonuses", type=float, nargs="*", default=[1.0, 2.0, 3.0])
     parser.add_argument("--thresholds", type=float, nargs="*", default=[0.8, 0.9, 0.95, 0.99])
     parser.add_argument("--widths", type=int, nargs="*", default=[10], help="beam widths of the threshold table")
+    parser.add_argument("--margins", type=float, nargs="*", default=[LmSettings.margin],
+                        help="margins of the threshold table (inf: none)")
     args = parser.parse_args()
     dataset, _ = rendered_words(["experiment=default_model"], args.count, args.seed)
     samples = [dataset.render(i) for i in range(args.count)]
@@ -78,8 +81,9 @@ def main() -> None:
     def greedy(logp: np.ndarray) -> str:
         return charset.decode(i for i, _, _ in collapse(logp.argmax(-1).tolist()))
 
-    def searched(prior: LanguagePrior | None, prune: float = 1e-3, width: int = 10) -> Callable[[np.ndarray], str]:
-        return lambda logp: charset.decode(prefix_beam_search(logp, width, prune, prior)[0])
+    def searched(prior: LanguagePrior | None, prune: float = 1e-3, width: int = 10,
+                 margin: float = math.inf) -> Callable[[np.ndarray], str]:
+        return lambda logp: charset.decode(prefix_beam_search(logp, width, prune, prior, margin=margin)[0])
 
     print(f"{len(words)} rendered words (seed {args.seed})\n")
     print("| decoder | weight | bonus | acc36 | acc_cs | ms/word |\n|---|---|---|---|---|---|")
@@ -96,13 +100,14 @@ def main() -> None:
     confidences = [GreedyDecoder(charset)(logp[:, None], np.array([len(logp)]))[0].confidence
                    for _, logp in words]
     print(f"\nweight {weight}, bonus {bonus}: only words read below a confidence threshold searched\n")
-    print("| threshold | prune | width | words searched | acc36 | acc_cs | ms/word |\n|---|---|---|---|---|---|---|")
-    for threshold, prune, width in itertools.product(args.thresholds, (1e-3, 1e-2), args.widths):
+    print("| threshold | prune | width | margin | words searched | acc36 | acc_cs | ms/word |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for threshold, prune, width, margin in itertools.product(args.thresholds, (1e-3, 1e-2), args.widths, args.margins):
         chosen = iter(c < threshold for c in confidences)
         share = 100 * np.mean([c < threshold for c in confidences])
-        search = searched(prior, prune, width)
+        search = searched(prior, prune, width, margin)
         acc36, acc_cs, ms = scores(words, lambda logp: search(logp) if next(chosen) else greedy(logp))
-        print(f"| {threshold} | {prune} | {width} | {share:.1f}% | {acc36:.2f} | {acc_cs:.2f} | {ms:.2f} |", flush=True)
+        print(f"| {threshold} | {prune} | {width} | {margin:g} | {share:.1f}% | {acc36:.2f} | {acc_cs:.2f} | {ms:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

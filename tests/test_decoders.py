@@ -33,6 +33,14 @@ def test_beam_search_finds_the_most_probable_labelling(seed):
 
 
 @pytest.mark.parametrize("seed", range(8))
+def test_a_margin_drops_prefixes_far_below_the_best(seed):
+    logp = random_logp(seed, steps=8, classes=4)
+    exact = prefix_beam_search(logp, beam_width=1000, prune=0.0)
+    assert prefix_beam_search(logp, beam_width=1000, prune=0.0, margin=50.0) == exact  # nothing that far below
+    assert prefix_beam_search(logp, 1000, 0.0, margin=0.0) == prefix_beam_search(logp, 1, 0.0)  # only the best
+
+
+@pytest.mark.parametrize("seed", range(8))
 def test_lexicon_returns_the_most_probable_word_of_the_list(seed):
     logp = random_logp(seed)
     truth = label_probabilities(logp)

@@ -23,8 +23,11 @@ MIN_HEIGHT_FRACTION = 0.15  # a word gap is at least this fraction of the image 
 def blank_columns(images: np.ndarray, widths: np.ndarray, level: float = 0.3) -> np.ndarray:
     """``(B, W)``: which columns of a padded ``(B, C, H, W)`` batch have a value range below
     ``level`` of their image's (over its ``widths`` valid columns; padding counts as blank)."""
-    gray = images.mean(1, dtype=np.float32)
+    gray = images[:, 0] if images.shape[1] == 1 else images.mean(1, dtype=np.float32)
     high, low = gray.max(1), gray.min(1)
+    if (widths == gray.shape[-1]).all():  # no padding (one image, or words of one width)
+        total = high.max(1) - low.min(1)
+        return ((high - low) < level * total[:, None]) | (total[:, None] <= 0)
     valid = np.arange(gray.shape[-1]) < widths[:, None]
     total = np.where(valid, high, -np.inf).max(1) - np.where(valid, low, np.inf).min(1)
     return ((high - low) < level * total[:, None]) | (total[:, None] <= 0) | ~valid
@@ -43,7 +46,9 @@ def batch_word_gaps(images: np.ndarray, widths: np.ndarray) -> list[list[float]]
     last_ink = np.where(blank, -1, columns).max(1, keepdims=True)
     starts = columns[: blank.shape[1] - shortest + 1]
     inside = (starts > first_ink) & (starts + shortest <= last_ink)
-    runs = np.lib.stride_tricks.sliding_window_view(blank, shortest, axis=1).all(-1)
+    blanks_before = np.zeros((len(blank), blank.shape[1] + 1), dtype=np.int32)
+    np.cumsum(blank, axis=1, out=blanks_before[:, 1:])
+    runs = blanks_before[:, shortest:] - blanks_before[:, :-shortest] == shortest  # a blank run starts here
     candidates = (runs & inside).any(1)
     return [word_gaps(row[:w].tolist(), images.shape[-2]) if candidate else []
             for row, w, candidate in zip(blank, widths.tolist(), candidates.tolist())]

@@ -37,6 +37,7 @@ class LmSettings:
     weight: float = 0.4  # of the letter model's log-probability
     bonus: float = 2.0  # per character: offsets the prior's pull towards short readings
     other: float = 0.05  # the probability a digit or symbol is charged (then weighted)
+    margin: float = 5.0  # prefixes scoring this much below the best are dropped (the search keeps fewer)
 
 
 class Decoder(Protocol):
@@ -106,7 +107,8 @@ class LmDecoder:
         batch = as_array(log_probs[:, uncertain]).transpose(1, 0, 2)
         for b, logp in zip(uncertain, batch):
             logp = logp[: int(lengths[b])]
-            ids, _ = prefix_beam_search(logp, self.width, self.settings.prune, self.prior, word_starts[b])
+            ids, _ = prefix_beam_search(logp, self.width, self.settings.prune, self.prior, word_starts[b],
+                                        self.settings.margin)
             if self.charset.decode(ids) != predictions[b].text:
                 predictions[b] = prediction_for(logp, ids, self.charset)
         return predictions

@@ -180,14 +180,17 @@ def _logaddexp(a: float, b: float) -> float:
 
 
 def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e-3,
-                       prior: LanguagePrior | None = None, word_starts: Sequence[int] = ()) -> tuple[list[int], float]:
+                       prior: LanguagePrior | None = None, word_starts: Sequence[int] = (),
+                       margin: float = math.inf) -> tuple[list[int], float]:
     """CTC prefix beam search over ``logp`` (T, C); returns the best labelling and its score
     (its log-probability, plus the ``prior``'s score when one is given). For the prior, a
     character reached at or after a step of ``word_starts``, where its prefix was reached
     before that step, may start a new word (:meth:`LanguagePrior.extend`).
 
-    Characters with probability below ``prune`` at a step are not tried as extensions there.
-    With a wide enough beam, ``prune=0`` and no prior it finds the most probable labelling exactly.
+    Characters with probability below ``prune`` at a step are not tried as extensions there,
+    and prefixes scoring more than ``margin`` below the best are dropped even when the beam
+    has room. With a wide enough beam, ``prune=0``, no margin and no prior it finds the most
+    probable labelling exactly.
     """
     neg_inf = -math.inf
     tried = logp > (math.log(prune) if prune > 0 else neg_inf)
@@ -228,9 +231,11 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
                     nxt[longer] = [neg_inf, emitted]
                 else:
                     entry[1] = _logaddexp(entry[1], emitted)
-        if len(nxt) > beam_width:
+        if len(nxt) > beam_width or margin < math.inf:
             score = {prefix: _logaddexp(pb, pnb) + bonus[prefix] for prefix, (pb, pnb) in nxt.items()}
-            nxt = {prefix: nxt[prefix] for prefix in sorted(score, key=score.__getitem__, reverse=True)[:beam_width]}
+            ranked = sorted(score, key=score.__getitem__, reverse=True)[:beam_width]
+            floor = score[ranked[0]] - margin
+            nxt = {prefix: nxt[prefix] for prefix in ranked if score[prefix] >= floor}
         beams = nxt
     final = {prefix: _logaddexp(pb, pnb) + bonus[prefix] + (prior.end(state[prefix]) if prior else 0.0)
              for prefix, (pb, pnb) in beams.items()}
