@@ -2,7 +2,8 @@
 
     python benchmarks/onnx_profile.py [--model data/models/default.int8.onnx] [--batch 64] [--width 128]
 
-Runs the model ``--runs`` times on a batch of ``--batch`` gray 32 x ``--width`` inputs with
+Runs the model ``--runs`` times on a batch of ``--batch`` gray 32 x ``--width`` inputs (all
+full width, so an export's branch without padding masks runs; ``--padded`` for the other) with
 onnxruntime's profiler on (the first run is a warm-up and not counted) and prints two
 Markdown tables: the share of kernel time per operator type, and the slowest nodes with
 their median time per run. Run it on an idle machine.
@@ -22,8 +23,12 @@ import onnxruntime
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def node_times(model: Path, batch: int, width: int, runs: int, threads: int) -> dict[tuple[str, str], list[float]]:
-    """Microseconds per run of every node, keyed by (operator type, node name)."""
+CONTAINERS = ("If", "Loop", "Scan")  # their time is their subgraph's nodes', listed on their own
+
+
+def node_times(model: Path, batch: int, width: int, runs: int, threads: int,
+               padded: bool = False) -> dict[tuple[str, str], list[float]]:
+    """Microseconds per run of every node but a container's, keyed by (operator type, node name)."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.enable_profiling = True
@@ -32,12 +37,15 @@ def node_times(model: Path, batch: int, width: int, runs: int, threads: int) -> 
         session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         feed = {"images": np.random.default_rng(0).uniform(-1, 1, (batch, 1, 32, width)).astype(np.float32),
                 "widths": np.full((batch,), width, dtype=np.int64)}
+        if padded:
+            feed["widths"][-1] = max(1, width - 8)
         for _ in range(runs + 1):
             session.run(None, feed)
         events = json.loads(Path(session.end_profiling()).read_text())
     per_run: dict[tuple[str, str], list[float]] = defaultdict(list)
     for event in events:
-        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+        if (event.get("cat") == "Node" and event["name"].endswith("_kernel_time")
+                and event["args"]["op_name"] not in CONTAINERS):
             key = (event["args"]["op_name"], event["name"][: -len("_kernel_time")])
             per_run[key].append(float(event["dur"]))
     return {key: times[1:] for key, times in per_run.items()}  # drop the warm-up run
@@ -51,8 +59,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--top", type=int, default=12, help="how many of the slowest nodes to list")
+    parser.add_argument("--padded", action="store_true",
+                        help="the last image 8 columns narrower: the graph's branch with padding masks runs")
     args = parser.parse_args()
-    times = node_times(args.model, args.batch, args.width, args.runs, args.threads)
+    times = node_times(args.model, args.batch, args.width, args.runs, args.threads, args.padded)
     median = {key: statistics.median(values) / 1000 for key, values in times.items() if values}
     total = sum(median.values())
     by_type: dict[str, float] = defaultdict(float)
