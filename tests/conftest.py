@@ -92,6 +92,15 @@ def eight_words() -> list[Example]:
     return examples
 
 
+def onnx_nodes(graph):
+    """The nodes of an ONNX graph and of its subgraphs (an ``If``'s branches)."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.g.node:
+                yield from onnx_nodes(attribute.g)
+
+
 def random_logp(seed: int, steps: int = 5, classes: int = 3, sharpness: float = 2.0) -> np.ndarray:
     """Random per-step log-probabilities ``(steps, classes)``, reproducible by ``seed``."""
     logits = np.random.default_rng(seed).normal(size=(steps, classes)) * sharpness

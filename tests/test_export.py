@@ -8,6 +8,7 @@ import torch
 
 from ocr.reading.checkpoint import load_model
 from ocr.reading.export import export
+from tests.conftest import onnx_nodes
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
@@ -65,20 +66,11 @@ def test_int8_export_of_the_default_model_reads_like_pytorch(tmp_path):
     graph = onnx.load(str(int8)).graph
     int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) >= 2]
     assert len(int8_weights) == 8 + 4  # seven convolutions, the output layer, two LSTM layers' W and R
-    ops = {node.op_type for node in all_nodes(graph)}
+    ops = {node.op_type for node in onnx_nodes(graph)}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
     expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
     got = Recognizer.load(int8).read(paths)
     assert [p.text for p in got] == [p.text for p in expected]
-
-
-def all_nodes(graph):
-    """The nodes of an ONNX graph and of its subgraphs (an ``If``'s branches)."""
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.g.node:
-                yield from all_nodes(attribute.g)
 
 
 def test_a_batch_without_padding_skips_the_masks_with_the_same_numbers(tiny_checkpoint, tmp_path):
@@ -90,7 +82,7 @@ def test_a_batch_without_padding_skips_the_masks_with_the_same_numbers(tiny_chec
     out = export(tiny_checkpoint, "onnx", tmp_path / "m.onnx")
     (branch,) = [node for node in onnx.load(str(out)).graph.node if node.op_type == "If"]
     branches = {a.name: a.g for a in branch.attribute}
-    less = {name: sum(n.op_type == "Less" for n in all_nodes(g)) for name, g in branches.items()}
+    less = {name: sum(n.op_type == "Less" for n in onnx_nodes(g)) for name, g in branches.items()}
     assert less["then_branch"] == 0 < less["else_branch"]  # no mask is built where none is needed
     run = OnnxModel(out, threads=1)
     images = np.random.default_rng(0).standard_normal((3, 1, 32, 96)).astype(np.float32)

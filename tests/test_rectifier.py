@@ -100,12 +100,13 @@ def test_int8_export_keeps_the_rectifier_in_fp32(tiny_checkpoint, tmp_path):
 
     from ocr.reading.export import export
     from ocr.train.wiring import train
-    from tests.conftest import tiny_config
+    from tests.conftest import onnx_nodes, tiny_config
 
     train(tiny_config("model.rectifier=tps", "trainer.max_steps=1", "data.val_size=0"), tmp_path / "run")
     int8 = onnx.load(str(export(tmp_path / "run" / "checkpoints" / "last.ckpt", "onnx-int8", tmp_path / "m.onnx")))
-    dequantized = {out for n in int8.graph.node if n.op_type == "DequantizeLinear" for out in n.output}
-    rectifier = [n for n in int8.graph.node if n.name.startswith("/rectifier/")
+    nodes = list(onnx_nodes(int8.graph))  # the graph's two branches (ocr/reading/unpadded.py) included
+    dequantized = {out for n in nodes if n.op_type == "DequantizeLinear" for out in n.output}
+    rectifier = [n for n in nodes if n.name.startswith("/rectifier/")
                  and n.op_type in ("Conv", "MatMul", "Gemm", "GridSample")]
     assert dequantized and any(n.op_type == "GridSample" for n in rectifier)
     assert not [n.name for n in rectifier if set(n.input) & dequantized]  # its layers and sampling run in fp32
@@ -124,7 +125,7 @@ def test_int8_export_of_the_default_model_with_a_rectifier_added_reads_like_fp32
     from ocr.reading.export import export
     from ocr.text.charset import Charset
     from ocr.train.checkpoint_io import init_from_checkpoint
-    from tests.conftest import SAMPLES
+    from tests.conftest import SAMPLES, onnx_nodes
 
     ckpt = read_checkpoint(DEFAULT_MODEL)
     hparams = ckpt["hyper_parameters"]
@@ -137,4 +138,5 @@ def test_int8_export_of_the_default_model_with_a_rectifier_added_reads_like_fp32
     expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
     got = Recognizer.load(export(tmp_path / "tps.ckpt", "onnx-int8", tmp_path / "tps.int8.onnx")).read(paths)
     assert [p.text for p in got] == [p.text for p in expected]
-    assert "If" not in {n.op_type for n in onnx.load(str(tmp_path / "tps.int8.onnx")).graph.node}
+    branches = [n for n in onnx_nodes(onnx.load(str(tmp_path / "tps.int8.onnx")).graph) if n.op_type == "If"]
+    assert len(branches) == 1  # only the unpadded-batch branch (ocr/reading/unpadded.py), none from squeeze
