@@ -88,13 +88,9 @@ class SplitModel(ABC):
         while pending:
             yield pending.popleft().result()
 
-    def parts(self, batches: list[Batch]) -> list[np.ndarray]:
-        """Log-probabilities of each of ``batches`` (:meth:`stream`, all at once)."""
-        return list(self.stream(batches))
-
     def __call__(self, images: np.ndarray, widths: np.ndarray) -> np.ndarray:
         parts = min(self.threads, images.shape[0])
-        return np.concatenate(self.parts(list(zip(np.array_split(images, parts), np.array_split(widths, parts)))),
+        return np.concatenate(list(self.stream(zip(np.array_split(images, parts), np.array_split(widths, parts)))),
                               axis=1)
 
 
