@@ -19,16 +19,13 @@ from ocr.data.labels import read_label_file
 from ocr.data.splits import holdout_split
 from ocr.data.transforms import load_image
 from ocr.text.metrics import WordScores
-from common import ROOT
-
-TRAIN_REAL = ROOT.parent / "shared" / "data" / "train_real"
-FOLDERS = [str(TRAIN_REAL / name) for name in ("IC15_train_4468", "IIIT5K_train_2000", "SVT_train_257")]
+from common import train_real_sets
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+")
-    parser.add_argument("--folders", nargs="*", default=FOLDERS)
+    parser.add_argument("--folders", nargs="*", default=train_real_sets())
     parser.add_argument("--holdout", type=float, default=0.1)
     parser.add_argument("--bends", type=float, nargs="*", default=[0.0, 0.3, 0.6])
     parser.add_argument("--seed", type=int, default=0)

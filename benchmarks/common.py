@@ -5,8 +5,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_FOLDER = ROOT.parent / "shared" / "data" / "benchmarks"  # read its README; evaluation only
+TRAIN_REAL_FOLDER = ROOT.parent / "shared" / "data" / "train_real"  # training; its held-out part validates
 
 
 def benchmark_sets() -> list[str]:
     """The labelled benchmark folders (``SVT_647``, ...), the default of every ``--sets``."""
     return sorted(str(p) for p in BENCHMARK_FOLDER.glob("*_*"))
+
+
+def train_real_sets() -> list[str]:
+    """The labelled real training folders (``IC15_train_4468``, ...)."""
+    return sorted(str(p) for p in TRAIN_REAL_FOLDER.glob("*_train_*"))

@@ -7,7 +7,8 @@ its training never used), reads them once with the model, then decodes the same 
 log-probabilities with greedy, beam, and the ``lm`` decoder over a grid of prior weights and
 length bonuses (every word searched), and at the chosen weights over confidence thresholds
 (only the words below it searched; characters below 0.001 or 0.01 at a step not tried), beam
-widths and margins (prefixes scoring this far below the best dropped). Prints Markdown tables of acc36, acc_cs and decoding time.
+widths and margins (prefixes scoring this far below the best dropped). Prints Markdown
+tables of acc36, acc_cs and decoding time.
 """
 from __future__ import annotations
 

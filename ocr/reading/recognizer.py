@@ -201,9 +201,10 @@ class Recognizer:
         one on this thread (with all of PyTorch's threads), more side by side on
         single-threaded workers, which run the next batches while this thread decodes.
         Normalising, word gaps and decoding are numpy."""
-        order = sorted(range(len(pixels)), key=lambda i: pixels[i].shape[-1])
+        widths = [p.shape[-1] for p in pixels]
+        order = sorted(range(len(pixels)), key=widths.__getitem__)
         most = -(-self.batch_size // self._run_model.threads)  # a batch of batch_size runs in parts side by side
-        groups = [[order[k] for k in group] for group in width_groups([pixels[i].shape[-1] for i in order], most)]
+        groups = [[order[k] for k in group] for group in width_groups([widths[i] for i in order], most)]
         batches = [normalized_batch([pixels[i] for i in group]) for group in groups]
         out: list[Prediction | None] = [None] * len(pixels)
         for group, (images, widths), log_probs in zip(groups, batches, self._run_model.stream(batches)):
