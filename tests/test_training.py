@@ -257,3 +257,23 @@ def test_plotting_a_run_with_no_validation_yet_says_so_in_one_line(tmp_path):
         plot = run_script("benchmarks/plot_training.py", str(folder), "--out", str(tmp_path / "plot.png"))
         assert plot.returncode == 1 and plot.stderr.startswith(f"error: {folder / 'metrics.csv'}: {phrase}")
         assert plot.stderr.count("\n") == 1
+
+
+class WeightsAtStart(L.Callback):
+    def on_train_start(self, trainer, system) -> None:
+        self.weights = {k: v.clone() for k, v in system.state_dict().items()}
+
+
+def test_a_run_with_weight_averaging_saves_the_average_and_resumes_the_trained_weights(tmp_path):
+    run = ["ema_decay=0.5", "checkpoint.every_n_train_steps=5", "trainer.max_steps=10"]
+    with pytest.raises(RuntimeError):
+        train_with_callback(tiny_config(*run), tmp_path / "a", StopAt(7, RuntimeError()))
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    saved = safe_load(last)
+    averaged, trained = saved["state_dict"], saved["current_model_state"]
+    assert averaged.keys() == trained.keys()
+    assert any(not torch.equal(averaged[k], trained[k]) for k in averaged)  # what a reader loads is the average
+    start = WeightsAtStart()
+    train_with_callback(tiny_config(*run, f"ckpt_path={last}"), tmp_path / "a", start)
+    assert all(torch.equal(start.weights[k], trained[k]) for k in trained)  # training goes on from its own weights
+    assert safe_load(last)["global_step"] == 10

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EMAWeightAveraging, LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.assets import checkpoint_path
@@ -106,6 +106,10 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
         # a bar redrawn every step floods a log file (nohup) with carriage returns
         refresh = 1 if sys.stderr.isatty() else cfg.progress_bar_steps_in_files
         callbacks.append(ResumingProgressBar(refresh_rate=refresh))
+    if cfg.ema_decay is not None:
+        # validated and saved (state_dict) with the averaged weights; the trained ones travel
+        # beside them in the checkpoint, so a resumed run goes on from both
+        callbacks.append(EMAWeightAveraging(decay=cfg.ema_decay))
     if cfg.gradient_monitor.every_n_steps:
         callbacks.append(GradientFlowMonitor(cfg.gradient_monitor.every_n_steps, run_dir / "gradients"))
     trainer = L.Trainer(
