@@ -51,11 +51,14 @@ def test_workers_run_ahead_and_results_come_in_order(tiny_checkpoint):
     rec = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32")
     rng = np.random.default_rng(0)
     batches = [(rng.standard_normal((2, 1, 32, w)).astype(np.float32), np.array([w, w])) for w in (40, 64, 96, 128, 72)]
-    streamed = list(TorchModel(rec.model, threads=2).stream(iter(batches)))
+    made = []
+    makers = [lambda batch=batch: made.append(batch) or batch for batch in batches]
+    streamed = list(TorchModel(rec.model, threads=2).stream(makers))
     with torch.inference_mode():
         alone = [rec.model(torch.from_numpy(x), torch.from_numpy(w)).numpy() for x, w in batches]
-    assert len(streamed) == len(batches)
-    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(streamed, alone))
+    assert [id(b) for b in made] == [id(b) for b in batches]  # each made once, in order
+    assert [id(batch) for batch, _ in streamed] == [id(b) for b in batches]
+    assert all(np.allclose(out, a, atol=1e-5) for (_, out), a in zip(streamed, alone))
 
 
 def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_model(tiny_checkpoint):

@@ -12,7 +12,7 @@ import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,32 +66,34 @@ class SplitModel(ABC):
     def _on_worker(self, batch: Batch) -> np.ndarray:
         return self._worker.run(*batch)
 
-    def stream(self, batches: Iterable[Batch]) -> Iterator[np.ndarray]:
-        """Log-probabilities of each of ``batches``, in order. A lone batch runs on the calling
-        thread; more run side by side on the workers, which go on with the next ones while
-        the caller works on (decodes) those it got: batches of words of similar width, each
-        padded only to its own widest, cost less than one batch padded to the widest of all."""
-        batches = iter(batches)
-        first, second = next(batches, None), next(batches, None)
-        if first is None:
-            return
-        if second is None:
-            yield self._inline()(*first)
+    def stream(self, makers: Sequence[Callable[[], Batch]]) -> Iterator[tuple[Batch, np.ndarray]]:
+        """Each batch that ``makers`` make, with its log-probabilities, in order. A lone batch
+        runs on the calling thread; more run side by side on the workers, which go on with
+        the next ones while the caller makes more (each maker is called on the calling thread
+        when its batch is sent) and works on (decodes) those it got: batches of words of
+        similar width, each padded only to its own widest, cost less than one batch padded
+        to the widest of all."""
+        if len(makers) < 2:
+            for make in makers:
+                batch = make()
+                yield batch, self._inline()(*batch)
             return
         if self.pool is None:
             self.pool = ThreadPoolExecutor(self.threads, initializer=self._start_worker)
-        pending: deque[Future] = deque()
-        for batch in itertools.chain((first, second), batches):
-            pending.append(self.pool.submit(self._on_worker, batch))
+        pending: deque[tuple[Batch, Future]] = deque()
+        for make in makers:
+            batch = make()
+            pending.append((batch, self.pool.submit(self._on_worker, batch)))
             if len(pending) > self.threads:  # every worker busy and one batch queued
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+                batch, future = pending.popleft()
+                yield batch, future.result()
+        for batch, future in pending:
+            yield batch, future.result()
 
     def __call__(self, images: np.ndarray, widths: np.ndarray) -> np.ndarray:
         parts = min(self.threads, images.shape[0])
-        return np.concatenate(list(self.stream(zip(np.array_split(images, parts), np.array_split(widths, parts)))),
-                              axis=1)
+        halves = zip(np.array_split(images, parts), np.array_split(widths, parts))
+        return np.concatenate([out for _, out in self.stream([lambda part=part: part for part in halves])], axis=1)
 
 
 class OnnxModel(SplitModel):

@@ -5,6 +5,7 @@ PyTorch is imported only when PyTorch runs the network: with the shipped int8 ex
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -177,42 +178,46 @@ class Recognizer:
         """
         it = iter([images] if isinstance(images, SINGLE_INPUTS) else images)
         while chunk := list(islice(it, self.batch_size * SORT_WINDOW_BATCHES)):
-            owners: list[int] = []  # input index of each candidate tensor
-            pixels: list[np.ndarray] = []  # resized uint8 images
+            owners: list[int] = []  # input index of each view
+            views: list[Image.Image] = []
             results: list[Prediction | ImageLoadError | None] = [None] * len(chunk)
             for i, source in enumerate(chunk):
                 try:
-                    views = orientations(load_image(source))
+                    turns = orientations(load_image(source))
                 except ImageLoadError as err:
                     results[i] = err
                     continue
-                owners += [i] * len(views)
-                pixels += [self.preprocess.pixels(view)[0] for view in views]
-            for i, prediction in zip(owners, self._predict(pixels)):
+                owners += [i] * len(turns)
+                views += turns
+            for i, prediction in zip(owners, self._predict(views)):
                 best = results[i]
                 if best is None or prediction.confidence > best.confidence:
                     results[i] = prediction
             yield from zip(chunk, results)
 
-    def _predict(self, pixels: list[np.ndarray]) -> list[Prediction]:
-        """Predictions for resized ``uint8`` images, batched by similar width to limit padding.
+    def _predict(self, images: list[Image.Image]) -> list[Prediction]:
+        """Predictions for loaded images, batched by similar width to limit padding.
 
         The network runs the batches itself (:meth:`~ocr.reading.backends.SplitModel.stream`):
         one on this thread (with all of PyTorch's threads), more side by side on
-        single-threaded workers, which run the next batches while this thread decodes.
-        Normalising, word gaps and decoding are numpy."""
-        widths = [p.shape[-1] for p in pixels]
-        order = sorted(range(len(pixels)), key=widths.__getitem__)
+        single-threaded workers, widest first, which run while this thread resizes the next
+        batches and decodes those done. Normalising, word gaps and decoding are numpy."""
+        widths = [self.preprocess.target_width(*image.size) for image in images]
+        order = sorted(range(len(images)), key=widths.__getitem__)
         most = -(-self.batch_size // self._run_model.threads)  # a batch of batch_size runs in parts side by side
         groups = [[order[k] for k in group] for group in width_groups([widths[i] for i in order], most)]
-        batches = [normalized_batch([pixels[i] for i in group]) for group in groups]
-        out: list[Prediction | None] = [None] * len(pixels)
-        for group, (images, widths), log_probs in zip(groups, batches, self._run_model.stream(batches)):
-            gaps = batch_word_gaps(images, widths) if self.spaces_from_gaps else [[] for _ in group]
+        groups.reverse()  # widest first: the batches that finish last are the cheap ones
+        makers = [partial(self._batch, [images[i] for i in group]) for group in groups]
+        out: list[Prediction | None] = [None] * len(images)
+        for group, ((pixels, widths), log_probs) in zip(groups, self._run_model.stream(makers)):
+            gaps = batch_word_gaps(pixels, widths) if self.spaces_from_gaps else [[] for _ in group]
             word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
             for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):
                 out[i] = insert_spaces(p, g)
         return out
+
+    def _batch(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        return normalized_batch([self.preprocess.pixels(image)[0] for image in images])
 
 
 def width_groups(widths: list[int], most: int) -> list[list[int]]:
