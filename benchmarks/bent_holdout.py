@@ -15,11 +15,8 @@ import random
 
 from ocr import Recognizer
 from ocr.data.augment import PhotoAugment
-from ocr.data.labels import read_label_file
-from ocr.data.splits import holdout_split
-from ocr.data.transforms import load_image
 from ocr.text.metrics import WordScores
-from common import train_real_sets
+from common import held_out_crops, train_real_sets
 
 
 def main() -> None:
@@ -30,10 +27,7 @@ def main() -> None:
     parser.add_argument("--bends", type=float, nargs="*", default=[0.0, 0.3, 0.6])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    words = []
-    for folder in args.folders:
-        _, held = holdout_split(read_label_file(folder), folder, args.holdout)
-        words += [(load_image(path), label) for path, label in held]
+    words = held_out_crops(args.folders, args.holdout)
     views = {}
     for bend in args.bends:
         bender = PhotoAugment({"curve": 1.0}, max_bend=bend) if bend > 0 else None

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_FOLDER = ROOT.parent / "shared" / "data" / "benchmarks"  # read its README; evaluation only
 TRAIN_REAL_FOLDER = ROOT.parent / "shared" / "data" / "train_real"  # training; its held-out part validates
@@ -16,3 +18,17 @@ def benchmark_sets() -> list[str]:
 def train_real_sets() -> list[str]:
     """The labelled real training folders (``IC15_train_4468``, ...)."""
     return sorted(str(p) for p in TRAIN_REAL_FOLDER.glob("*_train_*"))
+
+
+def held_out_crops(folders: list[str], fraction: float) -> list[tuple[Image.Image, str]]:
+    """Loaded images and labels of the crops of ``folders`` that training with
+    ``data.holdout=fraction`` (and ``data.holdout_seed=0``) kept out."""
+    from ocr.data.labels import read_label_file
+    from ocr.data.splits import holdout_split
+    from ocr.data.transforms import load_image
+
+    crops = []
+    for folder in folders:
+        _, held = holdout_split(read_label_file(folder), folder, fraction)
+        crops += [(load_image(path), label) for path, label in held]
+    return crops

@@ -1,9 +1,13 @@
 """How the ``lm`` decoder's settings were chosen: on rendered words, never on benchmark photos.
 
     python benchmarks/lm_settings.py [--checkpoint X.ckpt] [--count 3000] [--seed 777]
+    python benchmarks/lm_settings.py --holdout 0.1      # the real crops training held out
 
 Renders ``--count`` words of the default model's recipe (``experiment=default_model``, a seed
-its training never used), reads them once with the model, then decodes the same per-step
+its training never used), or with ``--holdout`` takes the real training folders' held-out
+crops (``data.holdout``, ``data.holdout_seed=0``: the real validation split, which shares
+no vocabulary source with the letter model, unlike the rendered words), reads them once
+with the model, then decodes the same per-step
 log-probabilities with greedy, beam, and the ``lm`` decoder over a grid of prior weights and
 length bonuses (every word searched), and at the chosen weights over confidence thresholds
 (only the words below it searched; characters below 0.001 or 0.01 at a step not tried), beam
@@ -20,6 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 from tqdm import tqdm
+
+from common import held_out_crops, train_real_sets
 
 from ocr import Recognizer
 from ocr.assets import DEFAULT_LM
@@ -45,7 +51,8 @@ def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:
     for image in tqdm(images, desc="reading", unit="word"):
         captured.clear()
         rec.read([image])  # one image per call: its log-probabilities are the ones captured
-        out.append(captured[0])  # rendered words are wider than tall: one orientation
+        # an image twice as tall as wide is also read turned: keep the view it reads best
+        out.append(max(captured, key=lambda logp: greedy(logp[:, None], np.array([len(logp)]))[0].confidence))
     return out
 
 
@@ -68,12 +75,18 @@ def main() -> None:
     parser.add_argument("--bonuses", type=float, nargs="*", default=[1.0, 2.0, 3.0])
     parser.add_argument("--thresholds", type=float, nargs="*", default=[0.8, 0.9, 0.95, 0.99])
     parser.add_argument("--widths", type=int, nargs="*", default=[10], help="beam widths of the threshold table")
+    parser.add_argument("--holdout", type=float, metavar="FRACTION",
+                        help="the real crops training held out instead of rendered words (0.1 as trained)")
     parser.add_argument("--margins", type=float, nargs="*", default=[LmSettings.margin],
                         help="margins of the threshold table (inf: none)")
     args = parser.parse_args()
-    dataset, _ = rendered_words(["experiment=default_model"], args.count, args.seed)
-    samples = [dataset.render(i) for i in range(args.count)]
-    samples = [(image, label) for image, label, _ in samples if min(image.size) >= 4]  # as predict.py refuses
+    if args.holdout:
+        samples, source = held_out_crops(train_real_sets(), args.holdout), "held-out real crops"
+    else:
+        dataset, _ = rendered_words(["experiment=default_model"], args.count, args.seed)
+        samples = [dataset.render(i) for i in range(args.count)]
+        samples = [(image, label) for image, label, _ in samples if min(image.size) >= 4]  # as predict.py refuses
+        source = f"rendered words (seed {args.seed})"
     rec = Recognizer.load(args.checkpoint, batch_size=1, backend="auto", precision="auto")
     charset = rec.charset
     words = list(zip([label for _, label in samples], log_probs_of(rec, [image for image, _ in samples])))
@@ -86,7 +99,7 @@ def main() -> None:
                  margin: float = math.inf) -> Callable[[np.ndarray], str]:
         return lambda logp: charset.decode(prefix_beam_search(logp, width, prune, prior, margin=margin)[0])
 
-    print(f"{len(words)} rendered words (seed {args.seed})\n")
+    print(f"{len(words)} {source}\n")
     print("| decoder | weight | bonus | acc36 | acc_cs | ms/word |\n|---|---|---|---|---|---|")
     for name, decode in (("greedy", greedy), ("beam 10", searched(None))):
         print(f"| {name} | - | - | " + " | ".join(f"{v:.2f}" for v in scores(words, decode)) + " |", flush=True)
