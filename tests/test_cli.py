@@ -253,3 +253,9 @@ def test_help_and_reading_with_the_int8_export_start_without_pytorch():
         pytest.skip("the int8 export is not used on this machine (needs onnxruntime and a CPU with VNNI)")
     loaded = _modules_loaded_by_predict(str(SAMPLES / "simply.jpg"))
     assert "onnxruntime" in loaded and "torch" not in loaded
+
+
+def test_the_second_look_can_be_switched_off(tiny_checkpoint):
+    result = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--no-second-look")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == len(SAMPLE_NAMES)

@@ -48,3 +48,19 @@ def test_turned_tiny_and_huge_words_are_read():
     views = [word.rotate(90, expand=True), word.rotate(270, expand=True),  # written along the height
              word.resize((word.width * 12 // 56, 12)), word.resize((word.width * 40, 56 * 40))]
     assert [p.text.lower() for p in Recognizer.load().read(views)] == ["station"] * 4
+
+
+def test_condensed_words_read_wrong_are_read_again_stretched_and_right():
+    from PIL import Image
+
+    from ocr.geometry import num_frames
+
+    looking, not_looking = Recognizer.load(), Recognizer.load(second_look=False)
+    for name, factor, label in (("salutes.png", 0.5, "Salutes!"), ("street.png", 0.35, "Street")):
+        image = Image.open(SAMPLES / name)
+        condensed = image.resize((round(image.width * factor), image.height), Image.Resampling.BICUBIC)
+        first, second = not_looking.read(condensed)[0], looking.read(condensed)[0]
+        assert first.text != label and second.text == label  # too few steps per letter, then enough
+        assert second.confidence > first.confidence
+        steps = num_frames(looking.preprocess.target_width(*condensed.size))
+        assert second.steps[-1][1] < steps  # character steps of the image as given, not of the stretched one

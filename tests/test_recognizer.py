@@ -10,6 +10,7 @@ from ocr import CheckpointError, ImageLoadError, Prediction, Recognizer
 from ocr.data.batch import pad_images
 from ocr.data.transforms import Preprocess, normalized_batch
 from ocr.reading.recognizer import MIN_BATCH, SORT_WINDOW_BATCHES, width_groups
+from ocr.reading.second_look import SecondLook
 from tests.conftest import SAMPLES
 
 
@@ -192,3 +193,20 @@ def test_a_bad_array_is_named_by_its_shape_not_printed(array, reason):
         Recognizer.load(decoder="greedy").read(array)
     shape = "x".join(map(str, array.shape))
     assert str(err.value) == f"<array {shape} {array.dtype}>: {reason}"
+
+
+def test_only_unsure_readings_from_crowded_steps_get_a_second_look():
+    look = SecondLook(threshold=0.5, steps_per_char=2.5, stretch=1.5)
+    unsure = Prediction("Street", 0.3)
+    assert look.wants(unsure, steps=14) and not look.wants(unsure, steps=15)  # 15 steps suffice for 6 letters
+    assert not look.wants(Prediction("Street", 0.6), steps=10)
+
+
+def test_a_second_look_keeps_the_more_confident_reading(tiny_checkpoint):
+    images = [Image.open(p) for p in sorted(SAMPLES.glob("*.*g"))]
+    rec = Recognizer.load(tiny_checkpoint, precision="fp32", second_look=False)
+    first = rec.read(images)
+    rec.second_look = SecondLook(threshold=2.0, steps_per_char=100.0, stretch=1.5)  # every word read again
+    second = rec.read(images)
+    assert all(b.confidence >= a.confidence for a, b in zip(first, second))
+    assert all(b == a for a, b in zip(first, second) if b.confidence == a.confidence)

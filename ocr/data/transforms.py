@@ -121,19 +121,21 @@ class Preprocess:
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         self.height, self.min_width, self.max_width, self.channels = height, min_width, max_width, channels
 
-    def target_width(self, width: int, height: int) -> int:
-        return int(min(self.max_width, max(self.min_width, round(width * self.height / height))))
+    def target_width(self, width: int, height: int, stretch: float = 1.0) -> int:
+        """The width an image of this size is resized to (``stretch`` times wider, then clamped)."""
+        return int(min(self.max_width, max(self.min_width, round(stretch * width * self.height / height))))
 
     def __call__(self, image: Image.Image) -> tuple[np.ndarray, float]:
         """The image as ``float32`` ``(C, height, w)`` and the horizontal scale factor applied."""
         pixels, scale = self.pixels(image)
         return normalize(pixels), scale
 
-    def pixels(self, image: Image.Image) -> tuple[np.ndarray, float]:
+    def pixels(self, image: Image.Image, stretch: float = 1.0) -> tuple[np.ndarray, float]:
         """The resized image as ``uint8`` ``(C, height, w)``, before :func:`normalize`, and the
-        horizontal scale factor applied (a batch is cheaper to normalise at once)."""
+        horizontal scale factor applied (a batch is cheaper to normalise at once); ``stretch``:
+        made that much wider than its aspect ratio gives."""
         image = image.convert("L" if self.channels == 1 else "RGB")
-        width = self.target_width(*image.size)
+        width = self.target_width(*image.size, stretch)
         scale = width / image.size[0]
         image = image.resize((width, self.height), Image.Resampling.BILINEAR)
         data = np.asarray(image, dtype=np.uint8).reshape(self.height, width, self.channels)

@@ -38,13 +38,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fp32; bf16 autocast (torch); int8: torch dynamic quantisation of RNN/linear, or onnx "
                              "int8 convolutions, linear and LSTM (ocr/quantization.py); auto: bf16 where the CPU "
                              "has native bf16, else fp32")
+    parser.add_argument("--second-look", action=argparse.BooleanOptionalAction, default=True,
+                        help="read words read unsure from crowded steps again, stretched wider (ocr/reading/second_look.py)")
 
 
 def load_recognizer(args: argparse.Namespace) -> Recognizer:
     """The recognizer the arguments ask for; a bad checkpoint or lexicon exits with code 2."""
     return or_exit(lambda: Recognizer.load(
         args.checkpoint, batch_size=args.batch_size, decoder=args.decoder, beam_width=args.beam_width,
-        lexicon=args.lexicon, backend=args.backend, precision=args.precision, language_model=args.language_model))
+        lexicon=args.lexicon, backend=args.backend, precision=args.precision, language_model=args.language_model,
+        second_look=args.second_look))
 
 
 def predict_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from ocr.geometry import column_step, num_frames
 from ocr.reading.backends import BACKENDS, OnnxModel, SplitModel, fast_int8, load_as_onnx, load_onnx
 from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.reading.loaded import LoadedModel
+from ocr.reading.second_look import SecondLook, in_steps_of
 from ocr.text.decoders import Decoder, build_decoder
 from ocr.text.decoding import Prediction
 
@@ -55,7 +56,7 @@ class Recognizer:
     """
 
     def __init__(self, loaded: LoadedModel, decoder: Decoder, *, batch_size: int = 64, precision: str = "fp32",
-                 max_width: int = MAX_LINE_WIDTH) -> None:
+                 max_width: int = MAX_LINE_WIDTH, second_look: SecondLook | None = SecondLook()) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -74,7 +75,7 @@ class Recognizer:
         self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
                                      trained.channels)
         self.spaces_from_gaps = " " not in self.charset.chars
-        self.batch_size, self.precision = batch_size, precision
+        self.batch_size, self.precision, self.second_look = batch_size, precision, second_look
         self.decode = decoder
         self.model = model
 
@@ -103,7 +104,7 @@ class Recognizer:
     def load(cls, checkpoint: str | Path | None = None, *, batch_size: int = 64, decoder: str = "lm",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
              backend: str = "auto", precision: str = "auto", max_width: int = MAX_LINE_WIDTH,
-             language_model: str | Path = DEFAULT_LM) -> "Recognizer":
+             language_model: str | Path = DEFAULT_LM, second_look: bool = True) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``lm`` (best path; words read with confidence below a threshold searched
@@ -132,6 +133,8 @@ class Recognizer:
         width, so a whole text line is read. When the charset has no space (models trained on
         single words), spaces are put where the gap between two characters is far wider than
         the others (:func:`ocr.reading.lines.insert_spaces`).
+        ``second_look``: words read unsure from crowded steps are read again stretched wider
+        (:class:`~ocr.reading.second_look.SecondLook`).
         """
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
@@ -154,7 +157,8 @@ class Recognizer:
             loaded = load_model(path)
         decode = build_decoder(decoder, loaded.charset, beam_width=beam_width, lexicon=lexicon,
                                language_model=language_model)
-        return cls(loaded, decode, batch_size=batch_size, precision=precision, max_width=max_width)
+        return cls(loaded, decode, batch_size=batch_size, precision=precision, max_width=max_width,
+                   second_look=SecondLook() if second_look else None)
 
     def read(self, images: ImageSource | Iterable[ImageSource]) -> list[Prediction]:
         """Read images: paths, PIL images or numpy arrays (``HxW``, ``HxWx3``, ``HxWx4``;
@@ -174,7 +178,8 @@ class Recognizer:
         ``SORT_WINDOW_BATCHES`` batches at a time and batched by width.
 
         An image at least twice as tall as wide may hold a word written along its height: it
-        is also read turned 90 degrees each way, and the most confident reading wins.
+        is also read turned 90 degrees each way, and the most confident reading wins. So does
+        it for the :attr:`second_look` at a word read unsure.
         """
         it = iter([images] if isinstance(images, SINGLE_INPUTS) else images)
         while chunk := list(islice(it, self.batch_size * SORT_WINDOW_BATCHES)):
@@ -189,25 +194,39 @@ class Recognizer:
                     continue
                 owners += [i] * len(turns)
                 views += turns
-            for i, prediction in zip(owners, self._predict(views)):
+            seen: dict[int, Image.Image] = {}  # the view each reading came from
+            for i, view, prediction in zip(owners, views, self._predict(views)):
                 best = results[i]
                 if best is None or prediction.confidence > best.confidence:
-                    results[i] = prediction
+                    results[i], seen[i] = prediction, view
+            if self.second_look:
+                self._look_again(results, seen)
             yield from zip(chunk, results)
 
-    def _predict(self, images: list[Image.Image]) -> list[Prediction]:
-        """Predictions for loaded images, batched by similar width to limit padding.
+    def _look_again(self, results: list, seen: dict[int, Image.Image]) -> None:
+        """Replace the readings the :attr:`second_look` wants with the more confident of
+        them and a reading of their view stretched wider."""
+        look, widths = self.second_look, self.preprocess.target_width
+        again = [i for i, view in seen.items() if look.wants(results[i], num_frames(widths(*view.size)))]
+        for i, prediction in zip(again, self._predict([seen[i] for i in again], look.stretch)):
+            if prediction.confidence > results[i].confidence:
+                size = seen[i].size
+                results[i] = in_steps_of(prediction, widths(*size) / widths(*size, look.stretch))
+
+    def _predict(self, images: list[Image.Image], stretch: float = 1.0) -> list[Prediction]:
+        """Predictions for loaded images (made ``stretch`` times wider), batched by similar
+        width to limit padding.
 
         The network runs the batches itself (:meth:`~ocr.reading.backends.SplitModel.stream`):
         one on this thread (with all of PyTorch's threads), more side by side on
         single-threaded workers, widest first, which run while this thread resizes the next
         batches and decodes those done. Normalising, word gaps and decoding are numpy."""
-        widths = [self.preprocess.target_width(*image.size) for image in images]
+        widths = [self.preprocess.target_width(*image.size, stretch) for image in images]
         order = sorted(range(len(images)), key=widths.__getitem__)
         most = -(-self.batch_size // self._run_model.threads)  # a batch of batch_size runs in parts side by side
         groups = [[order[k] for k in group] for group in width_groups([widths[i] for i in order], most)]
         groups.reverse()  # widest first: the batches that finish last are the cheap ones
-        makers = [partial(self._batch, [images[i] for i in group]) for group in groups]
+        makers = [partial(self._batch, [images[i] for i in group], stretch) for group in groups]
         out: list[Prediction | None] = [None] * len(images)
         for group, ((pixels, widths), log_probs) in zip(groups, self._run_model.stream(makers)):
             gaps = batch_word_gaps(pixels, widths) if self.spaces_from_gaps else [[] for _ in group]
@@ -216,8 +235,8 @@ class Recognizer:
                 out[i] = insert_spaces(p, g)
         return out
 
-    def _batch(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
-        return normalized_batch([self.preprocess.pixels(image)[0] for image in images])
+    def _batch(self, images: list[Image.Image], stretch: float) -> tuple[np.ndarray, np.ndarray]:
+        return normalized_batch([self.preprocess.pixels(image, stretch)[0] for image in images])
 
 
 def width_groups(widths: list[int], most: int) -> list[list[int]]:
