@@ -41,8 +41,8 @@ def test_the_holdout_split_is_fixed_by_seed_and_file_names_not_line_order(tmp_pa
 
 def test_augmented_photos_keep_their_mode_and_vary_with_the_rng():
     image = Image.open(SAMPLES / "simply.jpg").convert("L")
-    augment = PhotoAugment({"warp": 1.0, "curve": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0, "contrast": 1.0,
-                            "jpeg": 1.0})
+    augment = PhotoAugment({"warp": 1.0, "curve": 1.0, "arc": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0,
+                            "contrast": 1.0, "jpeg": 1.0})
     a, b = augment(image, random.Random(1)), augment(image, random.Random(2))
     assert a.mode == "L" and min(a.size) >= 4
     assert a.tobytes() != b.tobytes()
@@ -70,13 +70,36 @@ def test_a_curved_photo_bends_a_straight_line_into_an_arc():
     assert min(lifts) < -5 and max(lifts) > 5  # arched and sagging
 
 
+def test_a_photo_laid_on_an_arc_turns_a_straight_line_into_a_circle():
+    image = Image.new("L", (200, 40), 255)
+    image.paste(0, (0, 18, 200, 22))  # a straight black line across the middle
+
+    def dark_rows(bent: Image.Image, x: int) -> list[int]:
+        return [y for y in range(bent.height) if bent.getpixel((x, y)) < 128]
+
+    rises = []
+    for seed in range(6):
+        bent = PhotoAugment({"arc": 1.0}, arc_degrees=(120, 120))(image, random.Random(seed))
+        inked = [x for x in range(bent.width) if dark_rows(bent, x)]
+        middle, ends = dark_rows(bent, bent.width // 2), dark_rows(bent, inked[0]) + dark_rows(bent, inked[-1])
+        assert abs(inked[0] - (bent.width - 1 - inked[-1])) <= 2  # symmetric
+        rises.append(sum(ends) / len(ends) - sum(middle) / len(middle))  # > 0: arched
+        # a third of a circle whose middle line is 200 long: radius 95.5; the box spans the outer
+        # edge's ends (2 x 115.5 sin 60) and from its top to the inner edge's ends (115.5 - 75.5 cos 60)
+        assert abs(bent.width - 200) <= 2 and abs(bent.height - 78) <= 2
+    assert min(rises) < -30 and max(rises) > 30  # arched and sagging
+    flat = PhotoAugment({"arc": 1.0}, arc_degrees=(1, 1))(image, random.Random(0))
+    assert abs(flat.width - 200) <= 2 and abs(flat.height - 40) <= 3  # a sliver of a circle is nearly flat
+
+
+@pytest.mark.parametrize("effect", ["curve", "arc"])
 @pytest.mark.parametrize("width", [1, 3, 15, 16, 17, 25, 30])
-def test_a_narrow_photo_can_be_curved(width):
+def test_a_narrow_photo_can_be_curved(width, effect):
     """A crop narrower than the strips a bend is drawn with (real crops can be a few pixels wide)."""
     image = Image.new("L", (width, 20), 200)
     for seed in range(4):
-        bent = PhotoAugment({"curve": 1.0}, max_bend=0.5)(image, random.Random(seed))
-        assert bent.width == width and bent.height >= 20
+        bent = PhotoAugment({effect: 1.0}, max_bend=0.5)(image, random.Random(seed))
+        assert bent.height >= 20 and (bent.width == width if effect == "curve" else bent.width >= 1)
 
 
 def test_a_real_holdout_is_scored_at_every_validation_and_kept_out_of_training(tmp_path, caplog):

@@ -1,9 +1,10 @@
 """Random changes to real photos in training, so a few thousand crops go further.
 
 Each effect is drawn with its own probability (``data.folder_augment`` in
-``configs/data/*.yaml``): rotation, shear and perspective (one warp), a bend along an arc
-(curved lettering, which the real training crops hardly show), crop jitter, low resolution,
-blur, contrast and JPEG. Geometry fills with the image's mean colour so no black corners
+``configs/data/*.yaml``): rotation, shear and perspective (one warp), a bend (``curve``:
+columns shifted along a parabola) or the word laid along a circle (``arc``: letters turned
+with it, as on badges and arched signs; curved lettering, which the real training crops
+hardly show), crop jitter, low resolution, blur, contrast and JPEG. Geometry fills with the image's mean colour so no black corners
 appear.
 """
 from __future__ import annotations
@@ -14,8 +15,9 @@ import random
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-EFFECTS = ("warp", "curve", "jitter", "low_res", "blur", "contrast", "jpeg")
+EFFECTS = ("warp", "curve", "arc", "jitter", "low_res", "blur", "contrast", "jpeg")
 CURVE_STRIPS = 16  # a bend is drawn as this many straight pieces
+ARC_TILES = (24, 4)  # an arc is drawn as this many straight-edged tiles across and down
 
 
 class PhotoAugment:
@@ -29,21 +31,27 @@ class PhotoAugment:
         max_jitter: how much each side may be cut or padded, as a fraction of the size.
         max_bend: how far the middle of a curved word may rise above (or sink below) its
             ends, as a fraction of its height (curve).
+        arc_degrees: the range of how much of a circle a word on an arc spans (arc; 180: a
+            half circle).
     """
 
     def __init__(self, effects: dict[str, float] | None = None, max_angle: float = 6.0, max_shear: float = 0.3,
-                 max_perspective: float = 0.1, max_jitter: float = 0.08, max_bend: float = 0.6) -> None:
+                 max_perspective: float = 0.1, max_jitter: float = 0.08, max_bend: float = 0.6,
+                 arc_degrees: tuple[float, float] = (30.0, 150.0)) -> None:
         self.effects = dict(effects or {})
         if unknown := set(self.effects) - set(EFFECTS):
             raise ValueError(f"unknown augmentation effects {sorted(unknown)}; known: {EFFECTS}")
         self.max_angle, self.max_shear = max_angle, max_shear
         self.max_perspective, self.max_jitter, self.max_bend = max_perspective, max_jitter, max_bend
+        self.arc_degrees = tuple(arc_degrees)
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
         if self._chance(rng, "warp"):
             image = self._warp(image, _mean_colour(image), rng)
         if self._chance(rng, "curve"):
             image = self._curve(image, _mean_colour(image), rng)
+        if self._chance(rng, "arc"):
+            image = self._arc(image, _mean_colour(image), rng)
         if self._chance(rng, "jitter"):
             image = self._jitter(image, _mean_colour(image), rng)
         if self._chance(rng, "low_res"):
@@ -102,6 +110,40 @@ class PhotoAugment:
             quad = (x0, -top(x0), x0, out_h - top(x0), x1, out_h - top(x1), x1, -top(x1))
             mesh.append((box, quad))
         return image.transform((w, out_h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
+
+    def _arc(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
+        """The word laid along a circle spanning a random part of it, its middle line keeping
+        its length: arched (the circle's centre below, letter tops outward) or sagging
+        (centre above); each letter turns with the circle. The output is the arc's bounding
+        box, as a crop of curved text is."""
+        w, h = image.size
+        span = math.radians(rng.uniform(*self.arc_degrees))
+        arched = rng.random() < 0.5
+        radius = max(w / span, h)  # of the middle line; a circle no tighter than the word is tall
+        side = 1.0 if arched else -1.0  # arched: y grows towards the centre; sagging: away from it
+
+        def forward(x: float, y: float) -> tuple[float, float]:  # input -> output, centre at (0, 0)
+            theta, r = (x / w - 0.5) * span, radius + side * (h / 2 - y)
+            return r * math.sin(theta), -side * r * math.cos(theta)
+
+        edge = [forward(x, y) for x in (w * i / 32 for i in range(33)) for y in (0, h)]
+        left, top = min(x for x, _ in edge), min(y for _, y in edge)
+        out_w, out_h = math.ceil(max(x for x, _ in edge) - left), math.ceil(max(y for _, y in edge) - top)
+
+        def back(px: float, py: float) -> tuple[float, float]:  # output pixel -> input point
+            x, y = px + left, py + top
+            theta, r = math.atan2(x, -side * y), math.hypot(x, y)
+            return (theta / span + 0.5) * w, h / 2 - side * (r - radius)
+
+        across, down = ARC_TILES
+        xs = [out_w * i / across for i in range(across + 1)]
+        ys = [out_h * j / down for j in range(down + 1)]
+        mesh = []
+        for x0, x1 in zip(xs, xs[1:]):
+            for y0, y1 in zip(ys, ys[1:]):
+                corners = (back(x0, y0), back(x0, y1), back(x1, y1), back(x1, y0))  # PIL's MESH order
+                mesh.append(((round(x0), round(y0), round(x1), round(y1)), [c for xy in corners for c in xy]))
+        return image.transform((out_w, out_h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
 
     def _jitter(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
         """Cut into or pad each side by up to ``max_jitter`` of the width / height."""
