@@ -1,12 +1,14 @@
 """How well models read real words bent along arcs: a stand-in for curved test sets.
 
     python benchmarks/bent_holdout.py data/models/default.ckpt runs/candidate/default.ckpt [--bends 0 0.3 0.6]
+    python benchmarks/bent_holdout.py data/models/default.ckpt --arcs 0 60 120 180
 
 The real validation split (``--holdout`` of each ``--folders``, as training keeps it out) is
 read as it is and bent with the training augmentation's ``curve`` (ocr/data/augment.py) at
 each ``--bends`` strength (the middle of the word raised or sunk by up to that fraction of
-its height; seeded, so every model sees the same images); one Markdown table of acc36 with
-the default settings, a row per checkpoint. No benchmark photo is used.
+its height), or with ``--arcs``, laid along circles of exactly that many degrees (``arc``:
+the letters turned too); seeded, so every model sees the same images. One Markdown table
+of acc36 with the default settings, a row per checkpoint. No benchmark photo is used.
 """
 from __future__ import annotations
 
@@ -25,23 +27,29 @@ def main() -> None:
     parser.add_argument("--folders", nargs="*", default=train_real_sets())
     parser.add_argument("--holdout", type=float, default=0.1)
     parser.add_argument("--bends", type=float, nargs="*", default=[0.0, 0.3, 0.6])
+    parser.add_argument("--arcs", type=float, nargs="*", help="degrees of a circle (instead of --bends)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     words = held_out_crops(args.folders, args.holdout)
     views = {}
-    for bend in args.bends:
-        bender = PhotoAugment({"curve": 1.0}, max_bend=bend) if bend > 0 else None
+    if args.arcs:
+        benders = {f"arc of {a:g} degrees": PhotoAugment({"arc": 1.0}, arc_degrees=(a, a)) if a > 0 else None
+                   for a in args.arcs}
+    else:
+        benders = {f"bend up to {b:g}": PhotoAugment({"curve": 1.0}, max_bend=b) if b > 0 else None
+                   for b in args.bends}
+    for name, bender in benders.items():
         rng = random.Random(args.seed)
-        views[bend] = [bender(image, rng) if bender else image for image, _ in words]
+        views[name] = [bender(image, rng) if bender else image for image, _ in words]
     print(f"{len(words)} held-out real words; acc36 with the default settings\n")
-    print("| checkpoint | " + " | ".join(f"bend up to {b:g}" for b in args.bends) + " |")
-    print("|---|" + "---|" * len(args.bends))
+    print("| checkpoint | " + " | ".join(views) + " |")
+    print("|---|" + "---|" * len(views))
     for checkpoint in args.checkpoints:
         rec = Recognizer.load(checkpoint)
         cells = []
-        for bend in args.bends:
+        for view in views.values():
             scores = WordScores()
-            for prediction, (_, label) in zip(rec.read(views[bend]), words):
+            for prediction, (_, label) in zip(rec.read(view), words):
                 scores.add(prediction.text, label)
             cells.append(f"{100 * scores.summary()['acc36']:.1f}")
         print(f"| {checkpoint} | " + " | ".join(cells) + " |", flush=True)

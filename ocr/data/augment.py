@@ -135,14 +135,14 @@ class PhotoAugment:
             theta, r = math.atan2(x, -side * y), math.hypot(x, y)
             return (theta / span + 0.5) * w, h / 2 - side * (r - radius)
 
-        across, down = ARC_TILES
-        xs = [out_w * i / across for i in range(across + 1)]
-        ys = [out_h * j / down for j in range(down + 1)]
+        across, down = ARC_TILES  # tile edges on whole pixels, each tile at least one wide and high
+        xs = sorted({out_w * i // across for i in range(across + 1)})
+        ys = sorted({out_h * j // down for j in range(down + 1)})
         mesh = []
         for x0, x1 in zip(xs, xs[1:]):
             for y0, y1 in zip(ys, ys[1:]):
                 corners = (back(x0, y0), back(x0, y1), back(x1, y1), back(x1, y0))  # PIL's MESH order
-                mesh.append(((round(x0), round(y0), round(x1), round(y1)), [c for xy in corners for c in xy]))
+                mesh.append(((x0, y0, x1, y1), [c for xy in corners for c in xy]))
         return image.transform((out_w, out_h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
 
     def _jitter(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
