@@ -4,8 +4,8 @@ Each effect is drawn with its own probability (``data.folder_augment`` in
 ``configs/data/*.yaml``): rotation, shear and perspective (one warp), a bend (``curve``:
 columns shifted along a parabola) or the word laid along a circle (``arc``: letters turned
 with it, as on badges and arched signs; curved lettering, which the real training crops
-hardly show), crop jitter, low resolution, blur, contrast and JPEG. Geometry fills with the image's mean colour so no black corners
-appear.
+hardly show), crop jitter, low resolution, blur, contrast and JPEG. Geometry fills with
+the image's mean colour so no black corners appear.
 """
 from __future__ import annotations
 

@@ -206,12 +206,12 @@ class Recognizer:
     def _look_again(self, results: list, seen: dict[int, Image.Image]) -> None:
         """Replace the readings the :attr:`second_look` wants with the more confident of
         them and a reading of their view stretched wider."""
-        look, widths = self.second_look, self.preprocess.target_width
-        again = [i for i, view in seen.items() if look.wants(results[i], num_frames(widths(*view.size)))]
+        look, target_width = self.second_look, self.preprocess.target_width
+        widths = {i: target_width(*view.size) for i, view in seen.items()}
+        again = [i for i in seen if look.wants(results[i], num_frames(widths[i]))]
         for i, prediction in zip(again, self._predict([seen[i] for i in again], look.stretch)):
             if prediction.confidence > results[i].confidence:
-                size = seen[i].size
-                results[i] = in_steps_of(prediction, widths(*size) / widths(*size, look.stretch))
+                results[i] = in_steps_of(prediction, widths[i] / target_width(*seen[i].size, look.stretch))
 
     def _predict(self, images: list[Image.Image], stretch: float = 1.0) -> list[Prediction]:
         """Predictions for loaded images (made ``stretch`` times wider), batched by similar
