@@ -1,6 +1,7 @@
 """Real photos in training: fixed hold-out splits, augmentation, fine-tuning with init_from."""
 import csv
 import logging
+import math
 import random
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_the_holdout_split_is_fixed_by_seed_and_file_names_not_line_order(tmp_pa
 
 def test_augmented_photos_keep_their_mode_and_vary_with_the_rng():
     image = Image.open(SAMPLES / "simply.jpg").convert("L")
-    augment = PhotoAugment({"warp": 1.0, "curve": 1.0, "arc": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0,
+    augment = PhotoAugment({"warp": 1.0, "tilt": 1.0, "curve": 1.0, "arc": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0,
                             "contrast": 1.0, "jpeg": 1.0})
     a, b = augment(image, random.Random(1)), augment(image, random.Random(2))
     assert a.mode == "L" and min(a.size) >= 4
@@ -90,6 +91,22 @@ def test_a_photo_laid_on_an_arc_turns_a_straight_line_into_a_circle():
     assert min(rises) < -30 and max(rises) > 30  # arched and sagging
     flat = PhotoAugment({"arc": 1.0}, arc_degrees=(1, 1))(image, random.Random(0))
     assert abs(flat.width - 200) <= 2 and abs(flat.height - 40) <= 3  # a sliver of a circle is nearly flat
+
+
+def test_a_tilted_photo_turns_a_level_line_steeply_either_way():
+    image = Image.new("L", (200, 40), 255)
+    image.paste(0, (0, 18, 200, 22))  # a level black line across the middle
+    slopes = []
+    for seed in range(8):
+        tilted = PhotoAugment({"tilt": 1.0}, tilt_degrees=(20, 40))(image, random.Random(seed))
+        dark = [(x, y) for x in range(tilted.width) for y in range(tilted.height) if tilted.getpixel((x, y)) < 128]
+        (x0, y0), (x1, y1) = min(dark), max(dark)  # the line's two ends
+        slope = math.degrees(math.atan2(y0 - y1, x1 - x0))
+        turn = math.radians(abs(slope))  # the upright box around the whole turned image
+        assert abs(tilted.height - (200 * math.sin(turn) + 40 * math.cos(turn))) <= 6
+        slopes.append(slope)
+    assert all(18 <= abs(s) <= 42 for s in slopes)
+    assert min(slopes) < 0 < max(slopes)
 
 
 @pytest.mark.parametrize("effect", ["curve", "arc"])

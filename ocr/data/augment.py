@@ -1,7 +1,9 @@
 """Random changes to real photos in training, so a few thousand crops go further.
 
 Each effect is drawn with its own probability (``data.folder_augment`` in
-``configs/data/*.yaml``): rotation, shear and perspective (one warp), a bend (``curve``:
+``configs/data/*.yaml``): rotation, shear and perspective (one warp), a steep turn
+(``tilt``: the upright box around a word photographed at a slant, as in ICDAR 2015's
+crops, whose words lie at up to 45 degrees and beyond), a bend (``curve``:
 columns shifted along a parabola) or the word laid along a circle (``arc``: letters turned
 with it, as on badges and arched signs; curved lettering, which the real training crops
 hardly show), crop jitter, low resolution, blur, contrast and JPEG. Geometry fills with
@@ -15,7 +17,7 @@ import random
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-EFFECTS = ("warp", "curve", "arc", "jitter", "low_res", "blur", "contrast", "jpeg")
+EFFECTS = ("warp", "tilt", "curve", "arc", "jitter", "low_res", "blur", "contrast", "jpeg")
 CURVE_STRIPS = 16  # a bend is drawn as this many straight pieces
 ARC_TILES = (24, 4)  # an arc is drawn as this many straight-edged tiles across and down
 
@@ -33,21 +35,26 @@ class PhotoAugment:
             ends, as a fraction of its height (curve).
         arc_degrees: the range of how much of a circle a word on an arc spans (arc; 180: a
             half circle).
+        tilt_degrees: the range of a steep turn, either way (tilt).
     """
 
     def __init__(self, effects: dict[str, float] | None = None, max_angle: float = 6.0, max_shear: float = 0.3,
                  max_perspective: float = 0.1, max_jitter: float = 0.08, max_bend: float = 0.6,
-                 arc_degrees: tuple[float, float] = (30.0, 150.0)) -> None:
+                 arc_degrees: tuple[float, float] = (30.0, 150.0),
+                 tilt_degrees: tuple[float, float] = (10.0, 45.0)) -> None:
         self.effects = dict(effects or {})
         if unknown := set(self.effects) - set(EFFECTS):
             raise ValueError(f"unknown augmentation effects {sorted(unknown)}; known: {EFFECTS}")
         self.max_angle, self.max_shear = max_angle, max_shear
         self.max_perspective, self.max_jitter, self.max_bend = max_perspective, max_jitter, max_bend
-        self.arc_degrees = tuple(arc_degrees)
+        self.arc_degrees, self.tilt_degrees = tuple(arc_degrees), tuple(tilt_degrees)
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
         if self._chance(rng, "warp"):
             image = self._warp(image, _mean_colour(image), rng)
+        if self._chance(rng, "tilt"):
+            angle = rng.uniform(*self.tilt_degrees) * rng.choice((-1, 1))
+            image = image.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=_mean_colour(image))
         if self._chance(rng, "curve"):
             image = self._curve(image, _mean_colour(image), rng)
         if self._chance(rng, "arc"):
