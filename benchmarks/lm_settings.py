@@ -51,7 +51,7 @@ def log_probs_of(rec: Recognizer, images: list) -> list[np.ndarray]:
     for image in tqdm(images, desc="reading", unit="word"):
         captured.clear()
         rec.read([image])  # one image per call: its log-probabilities are the ones captured
-        # an image twice as tall as wide is also read turned: keep the view it reads best
+        # a tall image (recognizer.TALL) is also read turned: keep the view it reads best
         out.append(max(captured, key=lambda logp: greedy(logp[:, None], np.array([len(logp)]))[0].confidence))
     return out
 

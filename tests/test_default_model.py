@@ -48,6 +48,11 @@ def test_turned_tiny_and_huge_words_are_read():
     views = [word.rotate(90, expand=True), word.rotate(270, expand=True),  # written along the height
              word.resize((word.width * 12 // 56, 12)), word.resize((word.width * 40, 56 * 40))]
     assert [p.text.lower() for p in Recognizer.load().read(views)] == ["station"] * 4
+    short = Image.new("L", (int(font.getlength("Tea")) + 24, 56), 235)
+    ImageDraw.Draw(short).text((12, 4), "Tea", font=font, fill=20)
+    upright = short.rotate(90, expand=True)
+    assert 1.5 <= upright.height / upright.width < 2  # a short word turned is less than twice as tall
+    assert Recognizer.load().read(upright)[0].text.lower() == "tea"
 
 
 def test_condensed_words_read_wrong_are_read_again_stretched_and_right():
