@@ -90,6 +90,29 @@ def test_slim_copy_is_smaller_and_computes_the_same(tiny_checkpoint, tmp_path):
     assert torch.allclose(full, half, atol=0.05)
 
 
+
+def test_slim_averages_the_weights_of_several_checkpoints_of_one_model(tiny_checkpoint, tmp_path):
+    # a model soup: fine-tunes of one start, averaged; another charset is refused in one line
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    shifted = dict(ckpt, state_dict={k: v + 1 if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()})
+    other = dict(ckpt, hyper_parameters={**ckpt["hyper_parameters"], "charset": {"chars": "0123456789"}})
+    for name, content in (("shifted.ckpt", shifted), ("other.ckpt", other)):
+        torch.save(content, tmp_path / name)
+    soup = tmp_path / "soup.ckpt"
+    slim = [sys.executable, "-m", "ocr.reading.slim", str(tiny_checkpoint), str(tmp_path / "shifted.ckpt")]
+    result = subprocess.run([*slim, str(soup), "--fp32"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    averaged = torch.load(soup, weights_only=True)["state_dict"]
+    for key, value in ckpt["state_dict"].items():
+        expected = value + 0.5 if value.is_floating_point() else value
+        assert torch.allclose(averaged[key], expected), key
+    refused = subprocess.run([*slim, str(tmp_path / "other.ckpt"), str(tmp_path / "bad.ckpt")],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode == 2 and not (tmp_path / "bad.ckpt").exists()
+    assert refused.stderr == f"error: {tmp_path / 'other.ckpt'}: not the model of {tiny_checkpoint} (another charset); " \
+                             "only checkpoints of one model can be averaged\n"
+
+
 def labelled_folder(root: Path, names: list[str]) -> Path:
     (root / "images").mkdir(parents=True)
     labels = dict(line.split("\t") for line in (SAMPLES / "labels.tsv").read_text().splitlines())

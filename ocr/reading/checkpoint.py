@@ -9,6 +9,7 @@ import errno
 import os
 import pickle
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -133,11 +134,37 @@ def load_model(path: str | Path) -> LoadedModel:
     return LoadedModel(model.eval(), charset, Preprocess(**hp["model"]["input"]), hp)
 
 
-def slim_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path:
-    """Copy only what inference needs (config + weights, fp16 if ``half``) to ``dst``."""
-    ckpt = read_checkpoint(src)
+def slim_checkpoint(src: str | Path | Sequence[str | Path], dst: str | Path, half: bool = True) -> Path:
+    """Copy only what inference needs (config + weights, fp16 if ``half``) to ``dst``.
+
+    Several checkpoints of one model (fine-tunes from one start) have their weights averaged
+    (a model soup); the config is the first one's."""
+    paths = [src] if isinstance(src, (str, Path)) else list(src)
+    ckpts = [read_checkpoint(path) for path in paths]
+    for path, ckpt in zip(paths[1:], ckpts[1:]):
+        _check_same_model(path, ckpt, paths[0], ckpts[0])
     dtype = torch.float16 if half else torch.float32
-    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-    slim = {"state_dict": state, "hyper_parameters": ckpt["hyper_parameters"], "global_step": ckpt.get("global_step")}
-    atomic_save(slim, dst)
+    state = {k: _mean([c["state_dict"][k] for c in ckpts]).to(dtype) if v.is_floating_point() else v
+             for k, v in ckpts[0]["state_dict"].items()}
+    steps = ckpts[0].get("global_step") if len(ckpts) == 1 else None  # a soup has no one step count
+    atomic_save({"state_dict": state, "hyper_parameters": ckpts[0]["hyper_parameters"], "global_step": steps}, dst)
     return Path(dst)
+
+
+def _mean(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([t.float() for t in tensors]).mean(0)
+
+
+def _check_same_model(path: str | Path, ckpt: dict, first_path: str | Path, first: dict) -> None:
+    """Refuse to average ``ckpt`` with ``first`` unless charset, weight names and shapes match."""
+    shapes = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items()}
+    first_shapes = {k: tuple(v.shape) for k, v in first["state_dict"].items()}
+    if ckpt["hyper_parameters"]["charset"] != first["hyper_parameters"]["charset"]:
+        difference = "another charset"
+    elif shapes != first_shapes:
+        key = next(k for k in sorted(shapes.keys() | first_shapes.keys()) if shapes.get(k) != first_shapes.get(k))
+        difference = f"{key}: {shapes.get(key, 'missing')} against {first_shapes.get(key, 'missing')}"
+    else:
+        return
+    raise CheckpointError(f"{path}: not the model of {first_path} ({difference}); "
+                          "only checkpoints of one model can be averaged")

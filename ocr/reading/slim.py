@@ -1,4 +1,5 @@
-"""Write an inference-only copy of a training checkpoint: ``python -m ocr.reading.slim SRC DST``."""
+"""Write an inference-only copy of a training checkpoint: ``python -m ocr.reading.slim SRC DST``;
+with several SRC, of their averaged weights (a model soup of fine-tunes from one start)."""
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,9 @@ from ocr.reading.exits import or_exit
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Write an inference-only copy of a checkpoint (fp16 weights).")
-    parser.add_argument("src", help="a training checkpoint (.ckpt)")
+    parser = argparse.ArgumentParser(description="Write an inference-only copy of a checkpoint (fp16 weights); "
+                                                 "given several, of their averaged weights (a model soup).")
+    parser.add_argument("src", nargs="+", help="training checkpoints (.ckpt) of one model")
     parser.add_argument("dst", help="where to write the slim checkpoint")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
     args = parser.parse_args()
