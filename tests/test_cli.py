@@ -90,7 +90,6 @@ def test_slim_copy_is_smaller_and_computes_the_same(tiny_checkpoint, tmp_path):
     assert torch.allclose(full, half, atol=0.05)
 
 
-
 def test_slim_averages_the_weights_of_several_checkpoints_of_one_model(tiny_checkpoint, tmp_path):
     # a model soup: fine-tunes of one start, averaged; another charset is refused in one line
     ckpt = torch.load(tiny_checkpoint, weights_only=True)

@@ -142,7 +142,9 @@ def slim_checkpoint(src: str | Path | Sequence[str | Path], dst: str | Path, hal
     paths = [src] if isinstance(src, (str, Path)) else list(src)
     ckpts = [read_checkpoint(path) for path in paths]
     for path, ckpt in zip(paths[1:], ckpts[1:]):
-        _check_same_model(path, ckpt, paths[0], ckpts[0])
+        if difference := _model_difference(ckpt, ckpts[0]):
+            raise CheckpointError(f"{path}: not the model of {paths[0]} ({difference}); "
+                                  "only checkpoints of one model can be averaged")
     dtype = torch.float16 if half else torch.float32
     state = {k: _mean([c["state_dict"][k] for c in ckpts]).to(dtype) if v.is_floating_point() else v
              for k, v in ckpts[0]["state_dict"].items()}
@@ -155,16 +157,17 @@ def _mean(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([t.float() for t in tensors]).mean(0)
 
 
-def _check_same_model(path: str | Path, ckpt: dict, first_path: str | Path, first: dict) -> None:
-    """Refuse to average ``ckpt`` with ``first`` unless charset, weight names and shapes match."""
-    shapes = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items()}
-    first_shapes = {k: tuple(v.shape) for k, v in first["state_dict"].items()}
-    if ckpt["hyper_parameters"]["charset"] != first["hyper_parameters"]["charset"]:
-        difference = "another charset"
-    elif shapes != first_shapes:
-        key = next(k for k in sorted(shapes.keys() | first_shapes.keys()) if shapes.get(k) != first_shapes.get(k))
-        difference = f"{key}: {shapes.get(key, 'missing')} against {first_shapes.get(key, 'missing')}"
-    else:
-        return
-    raise CheckpointError(f"{path}: not the model of {first_path} ({difference}); "
-                          "only checkpoints of one model can be averaged")
+def _model_difference(ckpt: dict, first: dict) -> str | None:
+    """How ``ckpt`` differs from ``first`` in charset or weight names and shapes; None if not."""
+    charset, first_charset = (Charset.from_config(c["hyper_parameters"]["charset"]) for c in (ckpt, first))
+    if charset != first_charset:
+        return "another charset"
+    state, first_state = ckpt["state_dict"], first["state_dict"]
+    keys = [*first_state, *(k for k in state if k not in first_state)]
+    key = next((k for k in keys if shape_of(state, k) != shape_of(first_state, k)), None)
+    return None if key is None else f"{key}: {shape_of(state, key)} against {shape_of(first_state, key)}"
+
+
+def shape_of(state: dict, key: str) -> tuple | str:
+    """The shape of ``state[key]``, or "absent"."""
+    return tuple(state[key].shape) if key in state else "absent"

@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ocr.data.sampling import ResumableLoader
-from ocr.reading.checkpoint import MODEL_PREFIX, atomic_save, read_checkpoint, safe_load
+from ocr.reading.checkpoint import MODEL_PREFIX, atomic_save, read_checkpoint, safe_load, shape_of
 from ocr.reading.loaded import CheckpointError
 from ocr.text.charset import Charset
 
@@ -89,9 +89,9 @@ def init_from_checkpoint(model: torch.nn.Module, path: str | Path, charset: Char
     added_rectifier = set() if has_rectifier else {k for k in own if k.startswith(RECTIFIER + ".")}
     skip |= added_rectifier  # a rectifier added to a trained CRNN starts as the identity
     for key in [k for k in [*own, *(k for k in saved if k not in own)] if k not in skip]:  # in layer order
-        if _shape(own, key) != _shape(saved, key):
-            raise CheckpointError(f"{path}: another architecture (model.{key}: checkpoint {_shape(saved, key)}, "
-                                  f"this config {_shape(own, key)}); init_from needs the same model and rnn settings")
+        if shape_of(own, key) != shape_of(saved, key):
+            raise CheckpointError(f"{path}: another architecture (model.{key}: checkpoint {shape_of(saved, key)}, "
+                                  f"this config {shape_of(own, key)}); init_from needs the same model and rnn settings")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in saved.items() if k not in skip}, strict=False)
     notes = []
     if not same_charset:
@@ -100,10 +100,6 @@ def init_from_checkpoint(model: torch.nn.Module, path: str | Path, charset: Char
     if added_rectifier:
         notes.append("it has no rectifier, so the rectifier starts as the identity")
     return f"initialised from {path}" + ("; " + "; ".join(notes) if notes else ": every layer")
-
-
-def _shape(state: dict, key: str) -> tuple | str:
-    return tuple(state[key].shape) if key in state else "absent"
 
 
 def _pick(cfg, keys):
