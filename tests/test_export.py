@@ -68,6 +68,9 @@ def test_int8_export_of_the_default_model_reads_like_pytorch(tmp_path):
     assert len(int8_weights) == 8 + 4  # seven convolutions, the output layer, two LSTM layers' W and R
     ops = {node.op_type for node in onnx_nodes(graph)}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+    # a shape is read off the quantised tensor, not off an fp32 copy made only to give it
+    dequantised = {node.output[0] for node in onnx_nodes(graph) if node.op_type == "DequantizeLinear"}
+    assert not [node.name for node in onnx_nodes(graph) if node.op_type == "Shape" and node.input[0] in dequantised]
     expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
     got = Recognizer.load(int8).read(paths)
     assert [p.text for p in got] == [p.text for p in expected]
