@@ -1,5 +1,8 @@
 """The Python API that predict.py and evaluate.py are built on."""
+import gc
 import threading
+import time
+import weakref
 
 import numpy as np
 import pytest
@@ -60,6 +63,21 @@ def test_workers_run_ahead_and_results_come_in_order(tiny_checkpoint):
     assert [id(b) for b in made] == [id(b) for b in batches]  # each made once, in order
     assert [id(batch) for batch, _ in streamed] == [id(b) for b in batches]
     assert all(np.allclose(out, a, atol=1e-5) for (_, out), a in zip(streamed, alone))
+
+
+def test_a_recognizer_no_longer_used_is_freed_with_its_worker_threads(tiny_checkpoint):
+    before = threading.active_count()
+    rec = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32")
+    rec.read([Image.new("L", (width, 32), 255) for width in [40] * 8 + [200] * 8])  # two batches: workers
+    assert rec._run_model.pool is not None
+    model = weakref.ref(rec._run_model)
+    del rec
+    gc.collect()
+    assert model() is None
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before
 
 
 def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_model(tiny_checkpoint):

@@ -10,6 +10,7 @@ import os
 import tempfile
 import threading
 import warnings
+import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -64,8 +65,13 @@ class SplitModel(ABC):
     def _worker_run(self, index: int) -> Run:
         """How the ``index``-th worker thread runs its batches (called once, on that thread)."""
 
-    def _start_worker(self) -> None:
-        self._worker.run = self._worker_run(next(self._started))
+    @staticmethod
+    def _start_worker(model_ref: weakref.ref[SplitModel]) -> None:
+        # the workers hold the model weakly: a model no one uses is freed, and its pool with
+        # it, whose threads then end (a bound method would keep all three alive for ever)
+        model = model_ref()
+        if model is not None:
+            model._worker.run = model._worker_run(next(model._started))
 
     def _on_worker(self, batch: Batch) -> np.ndarray:
         return self._worker.run(*batch)
@@ -83,7 +89,8 @@ class SplitModel(ABC):
                 yield batch, self._inline()(*batch)
             return
         if self.pool is None:
-            self.pool = ThreadPoolExecutor(self.threads, initializer=self._start_worker)
+            self.pool = ThreadPoolExecutor(self.threads, initializer=self._start_worker,
+                                           initargs=(weakref.ref(self),))
         pending: deque[tuple[Batch, Future]] = deque()
         for make in makers:
             batch = make()
