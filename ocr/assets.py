@@ -20,7 +20,7 @@ def _shipped_root() -> Path:
 
 ROOT = _shipped_root()
 DEFAULT_MODEL = ROOT / "data" / "models" / "default.ckpt"
-DEFAULT_LM = ROOT / "data" / "models" / "english.lm.json.gz"
+DEFAULT_LM = ROOT / "data" / "models" / "english.lm.npz"
 BACKGROUNDS = ROOT / "data" / "backgrounds"
 SAMPLES = ROOT / "data" / "samples"
 WORD_BLOCKLIST = ROOT / "data" / "words" / "blocklist.txt"  # never rendered as training text

@@ -167,13 +167,13 @@ def test_evaluate_skips_files_matched_by_a_glob(tiny_checkpoint, tmp_path):
 def test_predict_with_a_letter_model_of_ones_own(tiny_checkpoint, tmp_path):
     from ocr.text.language_model import CharNgram
 
-    model = tmp_path / "shop.lm.json.gz"
+    model = tmp_path / "shop.lm.npz"
     CharNgram.from_words([("simply", 3), ("coffee", 2), ("open", 1)], order=4).save(model)
     result = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--language-model", str(model))
     assert result.returncode == 0 and len(result.stdout.strip().splitlines()) == len(SAMPLE_NAMES)
-    broken = tmp_path / "broken.lm.json.gz"
+    broken = tmp_path / "broken.lm.npz"
     broken.write_text("not gzip")
-    for bad in (broken, tmp_path / "missing.lm.json.gz"):
+    for bad in (broken, tmp_path / "missing.lm.npz"):
         result = run_script("predict.py", str(SAMPLES), "--checkpoint", str(tiny_checkpoint), "--language-model", str(bad))
         assert result.returncode == 2 and str(bad) in result.stderr and "Traceback" not in result.stderr
 

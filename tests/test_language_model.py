@@ -1,4 +1,6 @@
 """The English letter model and the ``lm`` decoder that fuses it into beam search."""
+import gzip
+import json
 import math
 
 import numpy as np
@@ -9,7 +11,7 @@ from ocr.assets import DEFAULT_LM
 from ocr.text.charset import Charset
 from ocr.text.decoders import LmSettings, build_decoder
 from ocr.text.decoding import LanguagePrior, prefix_beam_search
-from ocr.text.language_model import END, CharNgram
+from ocr.text.language_model import END, START, CharNgram
 from tests.conftest import random_logp
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -34,11 +36,29 @@ def test_letters_are_case_folded_and_unseen_spellings_keep_a_chance(small_lm):
 
 
 def test_a_saved_model_loads_with_the_same_probabilities(small_lm, tmp_path):
-    path = tmp_path / "small.lm.json.gz"
+    path = tmp_path / "small.lm.npz"
     small_lm.save(path)
     loaded = CharNgram.load(path)
     for word in ("cat", "car", "dog", "tac", "xyz"):
         assert loaded.word_log_prob(word) == pytest.approx(small_lm.word_log_prob(word), rel=1e-3)
+
+
+def test_letters_beyond_ascii_survive_saving(tmp_path):
+    lm = CharNgram.from_words([("café", 2), ("naïve", 1)], order=3)
+    path = tmp_path / "accents.lm.npz"
+    lm.save(path)
+    assert CharNgram.load(path).word_log_prob("café") == pytest.approx(lm.word_log_prob("café"), rel=1e-3)
+
+
+def test_a_model_saved_as_counts_by_earlier_versions_still_loads(tmp_path):
+    """Before 2026-12-06 a model was saved as gzipped JSON of its counts; such files still load."""
+    counts = {START: {"a": 1.0}, "": {"a": 1.0, "b": 1.0, END: 1.0}, "a": {"b": 1.0}, "b": {END: 1.0}}
+    path = tmp_path / "old.lm.json.gz"
+    with gzip.open(path, "wt", encoding="ascii") as f:
+        json.dump({"order": 2, "alphabet_size": 26, "followers": counts}, f)
+    expected = CharNgram.from_words([("ab", 1.0)], order=2)
+    for word in ("ab", "ba", "abab", "x"):
+        assert CharNgram.load(path).word_log_prob(word) == pytest.approx(expected.word_log_prob(word), rel=1e-12)
 
 
 def test_a_file_that_is_not_a_model_is_refused_naming_it(tmp_path):

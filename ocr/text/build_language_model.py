@@ -1,6 +1,6 @@
 """``python -m ocr.text.build_language_model``: build the letter n-gram model of the ``lm`` decoder
-from wordfreq (by default the shipped English ``data/models/english.lm.json.gz``; ``--language
-de --out german.lm.json.gz`` for another language, used with ``--language-model``)."""
+from wordfreq (by default the shipped English ``data/models/english.lm.npz``; ``--language
+de --out german.lm.npz`` for another language, used with ``--language-model``)."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,7 @@ from ocr.text.language_model import ORDER, VOCABULARY, CharNgram
 def main() -> None:
     """Count wordfreq's most frequent words of a language into a letter n-gram model and save it."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default=str(DEFAULT_LM), help="where to write it (gzipped JSON)")
+    parser.add_argument("--out", default=str(DEFAULT_LM), help="where to write it (a compressed numpy archive)")
     parser.add_argument("--language", default="en", help="wordfreq language code (en, de, fr, es, ...)")
     parser.add_argument("--vocabulary", type=int, default=VOCABULARY, help="most frequent words to count")
     parser.add_argument("--order", type=int, default=ORDER, help="letters of history plus one")

@@ -199,48 +199,58 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
     candidates: list[list[int]] = [[] for _ in range(logp.shape[0])]
     for t, c in zip(steps.tolist(), chars.tolist()):
         candidates[t].append(c)
-    beams: dict[tuple[int, ...], list[float]] = {(): [0.0, neg_inf]}  # prefix: [log p blank-ended, non-blank]
-    bonus: dict[tuple[int, ...], float] = {(): 0.0}  # the prior's score of each prefix
-    state = {(): prior.initial if prior else ""}  # the prior's state after each prefix
-    born = {(): -1}  # the step at which each prefix was first reached
+    # each prefix is a node of a trie, numbered as first reached (0: the empty prefix), with
+    # its parent, last class (the root's: BLANK, never an extension), its children, the step
+    # it was first reached at, the prior's score and the prior's state after it
+    parent, last, children, born = [-1], [BLANK], [{}], [-1]
+    bonus, state = [0.0], [prior.initial if prior else ""]
+    logaddexp = _logaddexp
+    beams: dict[int, Sequence[float]] = {0: (0.0, neg_inf)}  # node: (log p blank-ended, non-blank-ended)
     for t, (row, extensions) in enumerate(zip(logp.tolist(), candidates)):
         blank = row[BLANK]
-        if not extensions:  # most steps: every prefix only goes on, by a blank or its last character repeated
-            beams = {prefix: [_logaddexp(pb, pnb) + blank, pnb + row[prefix[-1]] if prefix else neg_inf]
-                     for prefix, (pb, pnb) in beams.items()}
+        if not extensions:  # most steps: every prefix only goes on, by a blank or its last class repeated
+            beams = {node: (logaddexp(pb, pnb) + blank, pnb + row[last[node]]) for node, (pb, pnb) in beams.items()}
             continue
-        nxt: dict[tuple[int, ...], list[float]] = {}
-        for prefix, (pb, pnb) in beams.items():
-            total = _logaddexp(pb, pnb)
-            repeated = pnb + row[prefix[-1]] if prefix else neg_inf  # the last character repeated
-            entry = nxt.get(prefix)
+        nxt: dict[int, list[float]] = {}
+        for node, (pb, pnb) in beams.items():
+            total = logaddexp(pb, pnb)
+            repeated = pnb + row[last[node]]
+            entry = nxt.get(node)
             if entry is None:
-                nxt[prefix] = [total + blank, repeated]
+                nxt[node] = [total + blank, repeated]
             else:  # reached already by extending a shorter prefix at this step
-                entry[0] = _logaddexp(entry[0], total + blank)
-                entry[1] = _logaddexp(entry[1], repeated)
+                entry[0] = logaddexp(entry[0], total + blank)
+                entry[1] = logaddexp(entry[1], repeated)
+            kids, node_last = children[node], last[node]
             for c in extensions:
-                longer = prefix + (c,)
-                if longer not in bonus:
-                    new_word = bool(word_starts) and any(born[prefix] < s <= t for s in word_starts)
-                    added, state[longer] = prior.extend(state[prefix], c, new_word) if prior else (0.0, "")
-                    bonus[longer], born[longer] = bonus[prefix] + added, t
-                emitted = (pb if prefix and c == prefix[-1] else total) + row[c]
-                entry = nxt.get(longer)
+                child = kids.get(c)
+                if child is None:
+                    child = kids[c] = len(parent)
+                    new_word = bool(word_starts) and any(born[node] < s <= t for s in word_starts)
+                    added, after = prior.extend(state[node], c, new_word) if prior else (0.0, "")
+                    parent.append(node), last.append(c), children.append({}), born.append(t)
+                    bonus.append(bonus[node] + added), state.append(after)
+                emitted = (pb if c == node_last else total) + row[c]
+                entry = nxt.get(child)
                 if entry is None:
-                    nxt[longer] = [neg_inf, emitted]
+                    nxt[child] = [neg_inf, emitted]
                 else:
-                    entry[1] = _logaddexp(entry[1], emitted)
+                    entry[1] = logaddexp(entry[1], emitted)
         if len(nxt) > beam_width or margin < math.inf:
-            score = {prefix: _logaddexp(pb, pnb) + bonus[prefix] for prefix, (pb, pnb) in nxt.items()}
+            score = {node: logaddexp(pb, pnb) + bonus[node] for node, (pb, pnb) in nxt.items()}
             ranked = sorted(score, key=score.__getitem__, reverse=True)[:beam_width]
             floor = score[ranked[0]] - margin
-            nxt = {prefix: nxt[prefix] for prefix in ranked if score[prefix] >= floor}
+            nxt = {node: nxt[node] for node in ranked if score[node] >= floor}
         beams = nxt
-    final = {prefix: _logaddexp(pb, pnb) + bonus[prefix] + (prior.end(state[prefix]) if prior else 0.0)
-             for prefix, (pb, pnb) in beams.items()}
+    final = {node: logaddexp(pb, pnb) + bonus[node] + (prior.end(state[node]) if prior else 0.0)
+             for node, (pb, pnb) in beams.items()}
     best = max(final, key=final.get)
-    return list(best), float(final[best])
+    labelling = []
+    node = best
+    while node:
+        labelling.append(last[node])
+        node = parent[node]
+    return labelling[::-1], float(final[best])
 
 
 class _TrieNode:
