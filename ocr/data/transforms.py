@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MIN_SIDE = 4
 ImageSource = str | Path | Image.Image | np.ndarray
@@ -61,7 +61,8 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = Image.open(path)
                 image.load()
-        image = ImageOps.exif_transpose(image)
+        if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:  # exif_transpose copies even when not
+            image = ImageOps.exif_transpose(image)
         if image.mode not in ("RGB", "L"):
             image = _to_rgb(image)
     except ImageLoadError:
