@@ -109,6 +109,25 @@ def test_a_tilted_photo_turns_a_level_line_steeply_either_way():
     assert min(slopes) < 0 < max(slopes)
 
 
+def test_an_outward_perspective_cuts_no_letter_off_a_tight_crop():
+    """With ``perspective_outward`` the corners move only outwards: ink at each corner of a
+    tight crop stays in the picture, where moves either way cut some of it off."""
+    image = Image.new("L", (120, 40), 255)
+    for x, y in [(0, 0), (114, 0), (0, 34), (114, 34)]:
+        image.paste(0, (x, y, x + 6, y + 6))  # a dark square in each corner
+
+    def corners_kept(outward: bool, seed: int) -> int:
+        warp = PhotoAugment({"warp": 1.0}, max_angle=0.0, max_shear=0.0, max_perspective=0.3,
+                            perspective_outward=outward)
+        out = warp(image, random.Random(seed))
+        w, h = out.size
+        quarters = [(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w // 2, h), (w // 2, h // 2, w, h)]
+        return sum(out.crop(box).getextrema()[0] < 128 for box in quarters)
+
+    assert all(corners_kept(True, seed) == 4 for seed in range(20))
+    assert any(corners_kept(False, seed) < 4 for seed in range(20))
+
+
 @pytest.mark.parametrize("effect", ["curve", "arc"])
 @pytest.mark.parametrize("size", [(1, 20), (3, 20), (15, 20), (16, 20), (17, 20), (25, 20), (30, 20), (2, 1), (5, 2)])
 def test_a_narrow_photo_can_be_curved(size, effect):

@@ -30,6 +30,8 @@ class PhotoAugment:
         max_angle: rotation range in degrees (warp).
         max_shear: horizontal shear range, as a fraction of the height (warp).
         max_perspective: how far each corner may move, as a fraction of the size (warp).
+        perspective_outward: corners move only outwards, so the word shrinks into margins and
+            no letter at an edge of a tight crop is cut off (warp).
         max_jitter: how much each side may be cut or padded, as a fraction of the size.
         max_bend: how far the middle of a curved word may rise above (or sink below) its
             ends, as a fraction of its height (curve).
@@ -41,13 +43,14 @@ class PhotoAugment:
     def __init__(self, effects: dict[str, float] | None = None, max_angle: float = 6.0, max_shear: float = 0.3,
                  max_perspective: float = 0.1, max_jitter: float = 0.08, max_bend: float = 0.6,
                  arc_degrees: tuple[float, float] = (30.0, 150.0),
-                 tilt_degrees: tuple[float, float] = (10.0, 45.0)) -> None:
+                 tilt_degrees: tuple[float, float] = (10.0, 45.0), perspective_outward: bool = False) -> None:
         self.effects = dict(effects or {})
         if unknown := set(self.effects) - set(EFFECTS):
             raise ValueError(f"unknown augmentation effects {sorted(unknown)}; known: {EFFECTS}")
         self.max_angle, self.max_shear = max_angle, max_shear
         self.max_perspective, self.max_jitter, self.max_bend = max_perspective, max_jitter, max_bend
         self.arc_degrees, self.tilt_degrees = tuple(arc_degrees), tuple(tilt_degrees)
+        self.perspective_outward = perspective_outward
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
         if self._chance(rng, "warp"):
@@ -90,8 +93,12 @@ class PhotoAugment:
         shear = rng.uniform(-self.max_shear, self.max_shear) * h
         p = self.max_perspective
         corners = [(0, 0), (0, h), (w, h), (w, 0)]  # PIL's QUAD order
+
+        def move(side: int) -> float:  # side: -1 for a left or top edge, 1 for a right or bottom one
+            return side * rng.uniform(0, p) if self.perspective_outward else rng.uniform(-p, p)
+
         # where each output corner samples the input: sheared and moved by up to p of the size
-        src = [(x + (shear / 2 if y == 0 else -shear / 2) + rng.uniform(-p, p) * w, y + rng.uniform(-p, p) * h)
+        src = [(x + (shear / 2 if y == 0 else -shear / 2) + move(1 if x else -1) * w, y + move(1 if y else -1) * h)
                for x, y in corners]
         return image.transform((w, h), Image.Transform.QUAD, [c for xy in src for c in xy],
                                Image.Resampling.BILINEAR, fillcolor=fill)
