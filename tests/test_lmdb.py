@@ -101,6 +101,14 @@ def test_a_mix_of_an_lmdb_and_a_folder_is_read_in_width_buckets(rendered, tmp_pa
     assert datamodule._parts["folder"].datasets[0].widths == [40, 90, 128]  # clamped to model.input.max_width
 
 
+def test_an_lmdb_is_written_into_folders_not_made_yet(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "runs" / "lmdb" / "words"
+    assert write_lmdb(out, [(Image.new("L", (40, 32), 200), "ok", None)], 1) == 1
+    assert (out / "data.mdb").is_file()
+
+
 def test_a_corrupt_record_is_skipped(tmp_path, rendered):
     from PIL import Image
 

@@ -115,9 +115,11 @@ def check_new_folder(path: Path) -> None:
 
 def write_lmdb(path: str | Path, samples: Iterable[tuple[Image.Image, str, Extents | None]], total: int,
                commit_every: int = 1000) -> int:
-    """Write ``(image, label, extents)`` samples as PNG into a new LMDB at ``path``; returns the count."""
+    """Write ``(image, label, extents)`` samples as PNG into a new LMDB at ``path`` (its parent
+    folders made as needed); returns the count."""
     path = Path(path)
     check_new_folder(path)
+    path.mkdir(parents=True, exist_ok=True)
     env = lmdb.open(str(path), map_size=MAP_SIZE)
     n = 0
     sizes = array("H")
