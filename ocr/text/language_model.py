@@ -97,7 +97,7 @@ class CharNgram:
     def save(self, path: str | Path) -> None:
         """Write the model as a compressed numpy archive: the keys of each table as one
         newline-separated UTF-8 text, the log-probabilities as ``uint16`` thousandths of
-        their negatives (to 0.0005; a third of the size of ``float32``)."""
+        their negatives (to 0.0005; compressed, half the size of ``float32``)."""
         tables = {}
         for name, table in (("log_probs", self.log_probs), ("backoffs", self.backoffs)):
             values = np.fromiter(table.values(), dtype=np.float64, count=len(table))
