@@ -1,13 +1,16 @@
-"""How well models read real words bent along arcs: a stand-in for curved test sets.
+"""How well models read real words bent along arcs or seen at an angle: a stand-in for
+curved and perspective test sets.
 
     python benchmarks/bent_holdout.py data/models/default.ckpt runs/candidate/default.ckpt [--bends 0 0.3 0.6]
     python benchmarks/bent_holdout.py data/models/default.ckpt --arcs 0 60 120 180
+    python benchmarks/bent_holdout.py data/models/default.ckpt --perspectives 0 0.1 0.2 0.3
 
 The real validation split (``--holdout`` of each ``--folders``, as training keeps it out) is
 read as it is and bent with the training augmentation's ``curve`` (ocr/data/augment.py) at
 each ``--bends`` strength (the middle of the word raised or sunk by up to that fraction of
 its height), or with ``--arcs``, laid along circles of exactly that many degrees (``arc``:
-the letters turned too); seeded, so every model sees the same images. One Markdown table
+the letters turned too), or with ``--perspectives``, the crop's corners moved outwards by up
+to that fraction of its size (``warp`` with ``perspective_outward``, no turn or shear); seeded, so every model sees the same images. One Markdown table
 of acc36 with the default settings, a row per checkpoint. No benchmark photo is used.
 """
 from __future__ import annotations
@@ -28,6 +31,8 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.1)
     parser.add_argument("--bends", type=float, nargs="*", default=[0.0, 0.3, 0.6])
     parser.add_argument("--arcs", type=float, nargs="*", help="degrees of a circle (instead of --bends)")
+    parser.add_argument("--perspectives", type=float, nargs="*",
+                        help="how far each corner moves outwards, as a fraction of the size (instead of --bends)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     words = held_out_crops(args.folders, args.holdout)
@@ -35,6 +40,10 @@ def main() -> None:
     if args.arcs:
         benders = {f"arc of {a:g} degrees": PhotoAugment({"arc": 1.0}, arc_degrees=(a, a)) if a > 0 else None
                    for a in args.arcs}
+    elif args.perspectives:
+        benders = {f"perspective up to {p:g}": PhotoAugment({"warp": 1.0}, max_angle=0.0, max_shear=0.0, max_perspective=p,
+                                                            perspective_outward=True) if p > 0 else None
+                   for p in args.perspectives}
     else:
         benders = {f"bend up to {b:g}": PhotoAugment({"curve": 1.0}, max_bend=b) if b > 0 else None
                    for b in args.bends}
