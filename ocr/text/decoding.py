@@ -204,7 +204,7 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
     # it was first reached at, the prior's score and the prior's state after it
     parent, last, children, born = [-1], [BLANK], [{}], [-1]
     bonus, state = [0.0], [prior.initial if prior else ""]
-    logaddexp = _logaddexp
+    logaddexp = _logaddexp  # a local name: looked up faster in the loops below
     beams: dict[int, Sequence[float]] = {0: (0.0, neg_inf)}  # node: (log p blank-ended, non-blank-ended)
     for t, (row, extensions) in enumerate(zip(logp.tolist(), candidates)):
         blank = row[BLANK]
@@ -228,8 +228,12 @@ def prefix_beam_search(logp: np.ndarray, beam_width: int = 10, prune: float = 1e
                     child = kids[c] = len(parent)
                     new_word = bool(word_starts) and any(born[node] < s <= t for s in word_starts)
                     added, after = prior.extend(state[node], c, new_word) if prior else (0.0, "")
-                    parent.append(node), last.append(c), children.append({}), born.append(t)
-                    bonus.append(bonus[node] + added), state.append(after)
+                    parent.append(node)
+                    last.append(c)
+                    children.append({})
+                    born.append(t)
+                    bonus.append(bonus[node] + added)
+                    state.append(after)
                 emitted = (pb if c == node_last else total) + row[c]
                 entry = nxt.get(child)
                 if entry is None:
