@@ -10,8 +10,9 @@ read as it is and bent with the training augmentation's ``curve`` (ocr/data/augm
 each ``--bends`` strength (the middle of the word raised or sunk by up to that fraction of
 its height), or with ``--arcs``, laid along circles of exactly that many degrees (``arc``:
 the letters turned too), or with ``--perspectives``, the crop's corners moved outwards by up
-to that fraction of its size (``warp`` with ``perspective_outward``, no turn or shear); seeded, so every model sees the same images. One Markdown table
-of acc36 with the default settings, a row per checkpoint. No benchmark photo is used.
+to that fraction of its size (``warp`` with ``perspective_outward``, no turn or shear);
+seeded, so every model sees the same images. One Markdown table of acc36 with the default
+settings, a row per checkpoint. No benchmark photo is used.
 """
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ def main() -> None:
         benders = {f"arc of {a:g} degrees": PhotoAugment({"arc": 1.0}, arc_degrees=(a, a)) if a > 0 else None
                    for a in args.arcs}
     elif args.perspectives:
-        benders = {f"perspective up to {p:g}": PhotoAugment({"warp": 1.0}, max_angle=0.0, max_shear=0.0, max_perspective=p,
-                                                            perspective_outward=True) if p > 0 else None
-                   for p in args.perspectives}
+        benders = {f"perspective up to {p:g}": PhotoAugment({"warp": 1.0}, max_angle=0.0, max_shear=0.0,
+                                                            max_perspective=p, perspective_outward=True)
+                   if p > 0 else None for p in args.perspectives}
     else:
         benders = {f"bend up to {b:g}": PhotoAugment({"curve": 1.0}, max_bend=b) if b > 0 else None
                    for b in args.bends}
