@@ -37,17 +37,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     words = held_out_crops(args.folders, args.holdout)
+    kinds = {  # option: (column label, the augmentation of a strength above 0)
+        "arcs": ("arc of {:g} degrees", lambda a: PhotoAugment({"arc": 1.0}, arc_degrees=(a, a))),
+        "perspectives": ("perspective up to {:g}", lambda p: PhotoAugment(
+            {"warp": 1.0}, max_angle=0.0, max_shear=0.0, max_perspective=p, perspective_outward=True)),
+        "bends": ("bend up to {:g}", lambda b: PhotoAugment({"curve": 1.0}, max_bend=b)),
+    }
+    kind = next((k for k in kinds if getattr(args, k)), "bends")
+    label, make = kinds[kind]
+    benders = {label.format(x): make(x) if x > 0 else None for x in getattr(args, kind)}  # 0: the crops as they are
     views = {}
-    if args.arcs:
-        benders = {f"arc of {a:g} degrees": PhotoAugment({"arc": 1.0}, arc_degrees=(a, a)) if a > 0 else None
-                   for a in args.arcs}
-    elif args.perspectives:
-        benders = {f"perspective up to {p:g}": PhotoAugment({"warp": 1.0}, max_angle=0.0, max_shear=0.0,
-                                                            max_perspective=p, perspective_outward=True)
-                   if p > 0 else None for p in args.perspectives}
-    else:
-        benders = {f"bend up to {b:g}": PhotoAugment({"curve": 1.0}, max_bend=b) if b > 0 else None
-                   for b in args.bends}
     for name, bender in benders.items():
         rng = random.Random(args.seed)
         views[name] = [bender(image, rng) if bender else image for image, _ in words]
