@@ -277,3 +277,32 @@ def test_a_run_with_weight_averaging_saves_the_average_and_resumes_the_trained_w
     train_with_callback(tiny_config(*run, f"ckpt_path={last}"), tmp_path / "a", start)
     assert all(torch.equal(start.weights[k], trained[k]) for k in trained)  # training goes on from its own weights
     assert safe_load(last)["global_step"] == 10
+
+
+def test_distillation_loss_is_zero_for_the_teachers_own_readings_and_ignores_padding():
+    from ocr.train.distillation import distillation_loss
+
+    torch.manual_seed(0)
+    teacher = torch.log_softmax(torch.randn(9, 2, 5), -1)
+    widths, lengths = torch.tensor([32, 16]), torch.tensor([3, 2])  # 9 and 5 valid steps
+    assert distillation_loss(teacher, teacher, widths, lengths).abs() < 1e-6
+    student = torch.log_softmax(torch.randn(9, 2, 5), -1)
+    loss = distillation_loss(student, teacher, widths, lengths)
+    assert loss > 0
+    padded = student.clone()
+    padded[5:, 1] = torch.log_softmax(torch.randn(4, 5), -1)  # steps of the padding of word 2 only
+    assert torch.allclose(distillation_loss(padded, teacher, widths, lengths), loss)
+
+
+def test_a_run_distilled_from_a_teacher_logs_the_term_and_saves_no_teacher_weights(tiny_checkpoint, tmp_path):
+    train(tiny_config(f"distill.teacher={tiny_checkpoint}", "distill.temperature=2"), tmp_path / "a")
+    with open(tmp_path / "a" / "metrics.csv") as f:
+        rows = [row for row in csv.DictReader(f) if row.get("train/distill")]
+    assert len(rows) == 4 and all(float(row["train/distill"]) > 0 for row in rows)
+    saved = safe_load(tmp_path / "a" / "checkpoints" / "last.ckpt")["state_dict"]
+    assert saved.keys() == safe_load(tiny_checkpoint)["state_dict"].keys()
+
+
+def test_a_teacher_with_another_charset_is_refused_naming_it(tiny_checkpoint, tmp_path):
+    with pytest.raises(ConfigError, match=f"distill.teacher={tiny_checkpoint}: its charset"):
+        train(tiny_config("charset=lower36", f"distill.teacher={tiny_checkpoint}"), tmp_path / "a")

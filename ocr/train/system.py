@@ -14,6 +14,7 @@ from ocr.models import build_model
 from ocr.text.charset import Charset
 from ocr.text.decoding import greedy_decode
 from ocr.text.metrics import WordScores
+from ocr.train.distillation import Teacher
 from ocr.train.losses import build_loss
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,24 @@ class RecognitionSystem(L.LightningModule):
         self.charset = Charset.from_config(charset)
         self.model = build_model(self.charset.num_classes, model, rnn)
         self.loss_fn = build_loss(loss)
+        self.teacher: Teacher | None = None  # set by the training wiring (distill.teacher)
         self.skipped_steps = 0
         self._nonfinite_in_a_row = 0
 
     def forward(self, images: Tensor, widths: Tensor | None = None) -> Tensor:
         return self.model(images, widths)
 
+    def on_fit_start(self) -> None:
+        if self.teacher is not None:
+            self.teacher.to(self.device)
+
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
-        loss = self.loss_fn(self.model(batch.images, batch.widths), batch)
+        log_probs = self.model(batch.images, batch.widths)
+        loss = self.loss_fn(log_probs, batch)
+        if self.teacher is not None:
+            distill = self.teacher.loss(log_probs, batch.images, batch.widths, batch.target_lengths)
+            self.log("train/distill", distill, batch_size=len(batch.texts))
+            loss = loss + self.teacher.weight * distill
         if not torch.isfinite(loss):
             self._skip_step("loss")
             return None  # Lightning skips backward and the optimiser step

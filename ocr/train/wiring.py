@@ -18,6 +18,7 @@ from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_r
 from ocr.train.config_checks import ConfigError, check_config
 from ocr.train.datamodule import OCRDataModule
 from ocr.train.diagnostics import GradientFlowMonitor
+from ocr.train.distillation import Teacher
 from ocr.train.run_log import ResumingProgressBar, RunLogger, TrainingClock
 from ocr.train.system import RecognitionSystem
 
@@ -90,6 +91,11 @@ def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -
         check_resumable(cfg.ckpt_path, dict(system.hparams))
     elif cfg.init_from is not None:  # a resumed run takes its weights from ckpt_path instead
         log.info(init_from_checkpoint(system.model, checkpoint_path(cfg.init_from), system.charset))
+    if cfg.distill.teacher is not None:
+        system.teacher = Teacher(checkpoint_path(cfg.distill.teacher), system.charset,
+                                 cfg.distill.weight, cfg.distill.temperature)
+        log.info("distilling from %s (weight %g, temperature %g)", system.teacher.path, cfg.distill.weight,
+                 cfg.distill.temperature)
     callbacks = [
         # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt,
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,

@@ -1,0 +1,58 @@
+"""Knowledge distillation: a trained model's per-step class distributions as a second target.
+
+A student learns from the labels (CTC) and, at every time step of every word it trains on,
+from what a frozen teacher reads there (``distill.teacher``): how sure it is of a blank,
+which letters it confuses. Every CRNN of this project has the same time steps for an input
+width (:func:`~ocr.geometry.num_frames`), so the two align step by step; the charsets must
+be the same.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ocr.geometry import num_frames
+from ocr.reading.checkpoint import load_model
+from ocr.text.charset import Charset
+from ocr.train.config_checks import ConfigError
+
+
+def distillation_loss(student: Tensor, teacher: Tensor, widths: Tensor, target_lengths: Tensor,
+                      temperature: float = 1.0) -> Tensor:
+    """KL(teacher || student) of per-step log-probabilities ``(T, B, C)`` (both softened by
+    ``temperature``), summed over each word's valid steps and divided by its label length,
+    then averaged over the batch (the scale of :class:`~ocr.train.losses.CTCLoss`), times
+    ``temperature ** 2`` (Hinton et al., 2015: gradients keep their size at any temperature)."""
+    student = torch.log_softmax(student.float() / temperature, dim=-1)
+    teacher = torch.log_softmax(teacher.float() / temperature, dim=-1)
+    per_step = (teacher.exp() * (teacher - student)).sum(-1)  # (T, B)
+    valid = torch.arange(per_step.shape[0], device=per_step.device)[:, None] < num_frames(widths)[None, :]
+    per_word = (per_step * valid).sum(0) / target_lengths.clamp(min=1)
+    return per_word.mean() * temperature ** 2
+
+
+class Teacher:
+    """A trained model, frozen, whose readings a student learns from. Not a submodule of the
+    student's LightningModule, so its weights are never saved in the student's checkpoints."""
+
+    def __init__(self, path: str | Path, charset: Charset, weight: float = 1.0, temperature: float = 1.0) -> None:
+        if weight <= 0 or temperature <= 0:
+            raise ConfigError(f"distill.weight and distill.temperature must be positive, got {weight} and {temperature}")
+        loaded = load_model(path)
+        if loaded.charset != charset:
+            raise ConfigError(f"distill.teacher={path}: its charset ({loaded.charset.num_classes} classes) differs "
+                              f"from this run's ({charset.num_classes}); a teacher must read the same classes")
+        self.path, self.weight, self.temperature = Path(path), weight, temperature
+        self.model = loaded.model.requires_grad_(False).eval()
+
+    def to(self, device: torch.device) -> Teacher:
+        self.model.to(device)
+        return self
+
+    def loss(self, student: Tensor, images: Tensor, widths: Tensor, target_lengths: Tensor) -> Tensor:
+        """:func:`distillation_loss` of the student's log-probabilities on a batch against the teacher's."""
+        with torch.no_grad():
+            teacher = self.model(images, widths)
+        return distillation_loss(student, teacher, widths, target_lengths, self.temperature)
