@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from ocr.models.masks import valid_positions
+
 # Channels of the seven convolutions in Shi et al. (TPAMI 2017), before the width multiplier.
 PAPER_CHANNELS = (64, 128, 256, 256, 512, 512, 512)
 
@@ -37,7 +39,7 @@ def _width_after(layer: nn.Conv2d | nn.MaxPool2d, widths: Tensor) -> Tensor:
 
 def _masked_columns(features: Tensor, widths: Tensor) -> Tensor:
     """``features`` ``(B, C, H, W)`` with every column at or right of each image's width zeroed."""
-    valid = torch.arange(features.shape[-1], device=features.device) < widths[:, None]
+    valid = valid_positions(widths, features.shape[-1])
     return features * valid[:, None, None, :].to(features.dtype)
 
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ocr.models.masks import valid_positions
+
 
 def fiducial_rectangle(count: int, margin: float = 0.05) -> Tensor:
     """``count`` points ``(x, y)`` in [-1, 1]: half evenly along the top edge, half along the bottom."""
@@ -108,7 +110,7 @@ class TPSRectifier(nn.Module):
         x = torch.minimum((fine[:, 0] + 1) * share.view(b, 1, 1) - 1, last.view(b, 1, 1))
         grid = torch.stack([x, fine[:, 1]], dim=-1)
         rectified = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        valid = (torch.arange(padded, device=images.device).view(1, -1) < widths.view(b, 1)).to(images.dtype)
+        valid = valid_positions(widths, padded).to(images.dtype)
         return rectified * valid.view(b, 1, 1, padded), widths
 
     def _valid_part(self, images: Tensor, share: Tensor) -> Tensor:

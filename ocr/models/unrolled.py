@@ -18,6 +18,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ocr.models.masks import valid_positions
+
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
@@ -74,7 +76,7 @@ class UnrolledRNN(nn.Module):
         """``(T, B, input)`` -> ``(T, B, hidden * directions)``; steps at or past ``lengths`` give zeros."""
         steps = x.shape[0]
         lengths = torch.full((x.shape[1],), steps, device=x.device) if lengths is None else lengths.to(x.device)
-        valid = (torch.arange(steps, device=x.device)[:, None] < lengths[None, :]).unsqueeze(-1)  # (T, B, 1)
+        valid = valid_positions(lengths, steps).T.unsqueeze(-1)  # (T, B, 1)
         self.hidden_grad_norms = {}
         for layer in range(self.num_layers):
             outputs = [self._direction(x, valid, lengths, layer, suffix) for suffix in self.directions]

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ocr.geometry import num_frames
+from ocr.models.masks import valid_positions
 from ocr.reading.checkpoint import load_model
 from ocr.text.charset import Charset
 from ocr.train.config_checks import ConfigError
@@ -28,7 +29,7 @@ def distillation_loss(student: Tensor, teacher: Tensor, widths: Tensor, target_l
     student = torch.log_softmax(student.float() / temperature, dim=-1)
     teacher = torch.log_softmax(teacher.float() / temperature, dim=-1)
     per_step = (teacher.exp() * (teacher - student)).sum(-1)  # (T, B)
-    valid = torch.arange(per_step.shape[0], device=per_step.device)[:, None] < num_frames(widths)[None, :]
+    valid = valid_positions(num_frames(widths), per_step.shape[0]).T
     per_word = (per_step * valid).sum(0) / target_lengths.clamp(min=1)
     return per_word.mean() * temperature ** 2
 
