@@ -32,3 +32,13 @@ def held_out_crops(folders: list[str], fraction: float) -> list[tuple[Image.Imag
         _, held = holdout_split(read_label_file(folder), folder, fraction)
         crops += [(load_image(path), label) for path, label in held]
     return crops
+
+
+def acc36(texts: list[str], labels: list[str]) -> float:
+    """acc36 (%) of ``texts`` read for ``labels``."""
+    from ocr.text.metrics import WordScores
+
+    scores = WordScores()
+    for text, label in zip(texts, labels):
+        scores.add(text, label)
+    return 100 * scores.summary()["acc36"]

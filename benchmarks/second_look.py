@@ -14,18 +14,10 @@ import argparse
 import itertools
 import math
 
-from common import held_out_crops, train_real_sets
+from common import acc36, held_out_crops, train_real_sets
 from ocr import Recognizer
 from ocr.geometry import num_frames
 from ocr.reading.second_look import SecondLook
-from ocr.text.metrics import WordScores
-
-
-def acc36(texts: list[str], labels: list[str]) -> float:
-    scores = WordScores()
-    for text, label in zip(texts, labels):
-        scores.add(text, label)
-    return 100 * scores.summary()["acc36"]
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ def _shipped_root() -> Path:
 
 ROOT = _shipped_root()
 DEFAULT_MODEL = ROOT / "data" / "models" / "default.ckpt"
+DEFAULT_SECOND_OPINION = ROOT / "data" / "models" / "second_opinion.ckpt"  # read with the default model
 DEFAULT_LM = ROOT / "data" / "models" / "english.lm.npz"
 BACKGROUNDS = ROOT / "data" / "backgrounds"
 SAMPLES = ROOT / "data" / "samples"

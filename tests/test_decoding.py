@@ -1,10 +1,11 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from ocr.text.charset import Charset
-from ocr.text.decoding import collapse, greedy_decode
+from ocr.text.decoding import best_path_confidences, collapse, greedy_decode
 
 CHARSET = Charset("abc")
 
@@ -47,6 +48,19 @@ def test_word_confidence_is_product_of_character_confidences():
     assert prediction.char_confidences == pytest.approx([0.8, 0.8])
     assert prediction.confidence == pytest.approx(0.64)
     assert not math.isnan(prediction.confidence)
+
+
+def test_batch_confidences_match_greedy_decoding():
+    """Runs cut at each image's length, repeats, all-blank readings: the same numbers."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(12, 40, 4)) * 3
+    logits[:, 5, 1:] -= 30  # an all-blank reading
+    logits[:6, 6] = [0, 9, 0, 0]  # one long run of "a" cut by the length below
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    lengths = rng.integers(1, 13, size=40)
+    lengths[6] = 4
+    expected = [p.confidence for p in greedy_decode(log_probs, lengths, CHARSET)]
+    assert best_path_confidences(log_probs, lengths) == pytest.approx(expected, rel=1e-5)
 
 
 def test_accuracy_at_coverage_rejects_the_least_confident():

@@ -228,3 +228,45 @@ def test_a_second_look_keeps_the_more_confident_reading(tiny_checkpoint):
     second = rec.read(images)
     assert all(b.confidence >= a.confidence for a, b in zip(first, second))
     assert all(b == a for a, b in zip(first, second) if b.confidence == a.confidence)
+
+
+def test_a_second_opinion_averages_only_the_unsure_words_steps():
+    from ocr.reading.second_opinion import SecondOpinion
+
+    def log_softmax(x):
+        return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+    sure = np.array([[0.0, 9.0, 0.0], [9.0, 0.0, 0.0]])  # "a", then a blank: confidence 0.9998
+    unsure = np.array([[0.0, 0.5, 0.4], [0.3, 0.0, 0.2]])
+    first = log_softmax(np.stack([sure, unsure], axis=1)).astype(np.float32)  # (T=2, B=2, C=3)
+    opinion = log_softmax(np.zeros((2, 1, 3))).astype(np.float32)
+    calls = []
+
+    def second(pixels, widths):
+        calls.append(pixels.copy())
+        return opinion
+
+    pixels, widths = np.stack([np.zeros((1, 32, 8)), np.ones((1, 32, 8))]).astype(np.float32), np.array([8, 8])
+    look = SecondOpinion(second, threshold=0.5)
+    revised = look.revise(pixels, widths, first)
+    assert len(calls) == 1 and np.array_equal(calls[0], pixels[1:])  # the sure word is not read again
+    assert np.array_equal(revised[:, 0], first[:, 0]) and look.words_read == 1
+    assert np.allclose(revised[:, 1], log_softmax((first[:, 1] + opinion[:, 0]) / 2), atol=1e-6)
+
+
+def test_a_model_is_its_own_second_opinion_and_another_charset_is_refused(tiny_checkpoint, tmp_path):
+    from ocr.reading.second_opinion import SecondOpinion
+
+    images = [Image.open(p) for p in sorted(SAMPLES.glob("*.*g"))]
+    alone = Recognizer.load(tiny_checkpoint, precision="fp32")
+    assert alone.second_opinion is None  # auto: only the shipped model has one
+    twice = Recognizer.load(tiny_checkpoint, precision="fp32", second_opinion=tiny_checkpoint)
+    assert isinstance(twice.second_opinion, SecondOpinion)
+    assert [p.text for p in twice.read(images)] == [p.text for p in alone.read(images)]
+    assert twice.second_opinion.words_read > 0  # a barely trained model is unsure of every word
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    chars = ckpt["hyper_parameters"]["charset"]["chars"]
+    torch.save(dict(ckpt, hyper_parameters={**ckpt["hyper_parameters"], "charset": {"chars": chars[::-1]}}),
+               tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'other.ckpt'}: a second opinion needs the first model's charset"):
+        Recognizer.load(tiny_checkpoint, second_opinion=tmp_path / "other.ckpt")

@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ocr.assets import DEFAULT_LM, DEFAULT_MODEL
+from ocr.assets import DEFAULT_LM, DEFAULT_MODEL, DEFAULT_SECOND_OPINION
 from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image, normalized_batch
 from ocr.geometry import column_step, num_frames
 from ocr.reading.backends import BACKENDS, OnnxModel, SplitModel, fast_int8, load_as_onnx, load_onnx
 from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.reading.loaded import LoadedModel
 from ocr.reading.second_look import SecondLook, in_steps_of
+from ocr.reading.second_opinion import SecondOpinion, check_compatible
 from ocr.text.decoders import Decoder, build_decoder
 from ocr.text.decoding import Prediction
 
@@ -51,6 +52,55 @@ def orientations(image: Image.Image) -> list[Image.Image]:
     return [image, image.transpose(Image.Transpose.ROTATE_90), image.transpose(Image.Transpose.ROTATE_270)]
 
 
+def load_network(path: Path, backend: str, precision: str) -> tuple[LoadedModel, str]:
+    """The model file ``path`` loaded as :meth:`Recognizer.load` describes for ``backend`` and
+    ``precision``, and the precision to run it in (``auto`` for an int8 export found beside it)."""
+    if backend == "auto" and path.suffix != ".onnx" and precision in ("auto", "int8"):
+        if (fast := fast_int8(int8_export_of(path), path)) is not None:
+            return fast, "auto"  # the export runs in the precision it was made with
+    if path.suffix == ".onnx":
+        if precision == "int8":
+            raise ValueError(f"{path}: an ONNX file keeps the precision it was exported with "
+                             "(python -m ocr.reading.export --format onnx-int8)")
+        return load_onnx(path), precision
+    if backend == "onnx":
+        return load_as_onnx(path, int8=precision == "int8"), precision
+    from ocr.reading.checkpoint import load_model  # torch, or auto without a usable int8 export
+
+    return load_model(path), precision
+
+
+def runnable(loaded: LoadedModel, precision: str) -> tuple[Any, str]:
+    """The network of ``loaded`` ready to read in ``precision``, and the precision it runs in."""
+    if not isinstance(loaded.model, OnnxModel):
+        from ocr.reading.torch_backend import prepared
+
+        return prepared(loaded.model, precision)
+    if precision == "bf16":
+        raise ValueError("precision=bf16 needs the torch backend")
+    # an onnxruntime model computes in the precision it was exported with
+    return loaded.model, loaded.hparams.get("precision", "fp32") if precision == "auto" else precision
+
+
+def split_model(model: Any, precision: str) -> SplitModel:
+    """What runs ``model`` batch by batch, side by side on single-threaded workers."""
+    if isinstance(model, OnnxModel):
+        return model
+    from ocr.reading.torch_backend import TorchModel
+
+    return TorchModel(model, bf16=precision == "bf16")
+
+
+def second_opinion_path(choice: str | Path | None, checkpoint: Path) -> Path | None:
+    """The second model :meth:`Recognizer.load`'s ``second_opinion`` names, if any."""
+    if choice is None or str(choice) == "none":
+        return None
+    if str(choice) == "auto":
+        shipped = checkpoint.resolve() == DEFAULT_MODEL.resolve() and DEFAULT_SECOND_OPINION.is_file()
+        return DEFAULT_SECOND_OPINION if shipped else None
+    return Path(choice)
+
+
 class Recognizer:
     """A loaded model plus its charset and preprocessing.
 
@@ -59,26 +109,21 @@ class Recognizer:
     """
 
     def __init__(self, loaded: LoadedModel, decoder: Decoder, *, batch_size: int = 64, precision: str = "fp32",
-                 max_width: int = MAX_LINE_WIDTH, second_look: SecondLook | None = SecondLook()) -> None:
+                 max_width: int = MAX_LINE_WIDTH, second_look: SecondLook | None = SecondLook(),
+                 second_opinion: SecondOpinion | None = None) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
-        model, self.charset, self.hparams = loaded.model, loaded.charset, loaded.hparams
-        if not isinstance(model, OnnxModel):
-            from ocr.reading.torch_backend import prepared
-
-            model, precision = prepared(model, precision)
-        elif precision == "bf16":
-            raise ValueError("precision=bf16 needs the torch backend")
-        else:  # an onnxruntime model computes in the precision it was exported with
-            precision = loaded.hparams.get("precision", "fp32") if precision == "auto" else precision
+        self.charset, self.hparams = loaded.charset, loaded.hparams
+        model, precision = runnable(loaded, precision)
         trained = loaded.preprocess
         # the model reads any width: wide inputs (text lines) are not squeezed to the training width
         self.preprocess = Preprocess(trained.height, trained.min_width, max(max_width, trained.max_width),
                                      trained.channels)
         self.spaces_from_gaps = " " not in self.charset.chars
         self.batch_size, self.precision, self.second_look = batch_size, precision, second_look
+        self.second_opinion = second_opinion
         self.decode = decoder
         self.model = model
 
@@ -90,13 +135,7 @@ class Recognizer:
     @model.setter
     def model(self, model: Any) -> None:
         self._model = model
-        # what _predict calls: batches side by side on single-threaded workers
-        if isinstance(model, OnnxModel):
-            self._run_model: SplitModel = model
-        else:
-            from ocr.reading.torch_backend import TorchModel
-
-            self._run_model = TorchModel(model, bf16=self.precision == "bf16")
+        self._run_model = split_model(model, self.precision)  # what _predict calls
 
     @property
     def backend(self) -> str:
@@ -107,7 +146,8 @@ class Recognizer:
     def load(cls, checkpoint: str | Path | None = None, *, batch_size: int = 64, decoder: str = "lm",
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
              backend: str = "auto", precision: str = "auto", max_width: int = MAX_LINE_WIDTH,
-             language_model: str | Path = DEFAULT_LM, second_look: bool = True) -> "Recognizer":
+             language_model: str | Path = DEFAULT_LM, second_look: bool = True,
+             second_opinion: str | Path | None = "auto") -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``lm`` (best path; words read with confidence below a threshold searched
@@ -138,30 +178,25 @@ class Recognizer:
         the others (:func:`ocr.reading.lines.insert_spaces`).
         ``second_look``: words read unsure from crowded steps are read again stretched wider
         (:class:`~ocr.reading.second_look.SecondLook`).
+        ``second_opinion``: a second model's checkpoint (same charset and input) that reads the
+        words read unsure again, the two networks' steps averaged
+        (:class:`~ocr.reading.second_opinion.SecondOpinion`), loaded with the same ``backend``
+        and ``precision``; ``auto``: the shipped one when reading with the shipped model, else
+        none; ``None`` or ``none``: none.
         """
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        fast = None
-        if backend == "auto" and path.suffix != ".onnx" and precision in ("auto", "int8"):
-            fast = fast_int8(int8_export_of(path), path)
-        if fast is not None:
-            loaded, precision = fast, "auto"  # the export runs in the precision it was made with
-        elif path.suffix == ".onnx":
-            if precision == "int8":
-                raise ValueError(f"{path}: an ONNX file keeps the precision it was exported with "
-                                 "(python -m ocr.reading.export --format onnx-int8)")
-            loaded = load_onnx(path)
-        elif backend == "onnx":
-            loaded = load_as_onnx(path, int8=precision == "int8")
-        else:  # torch, or auto without a usable int8 export
-            from ocr.reading.checkpoint import load_model
-
-            loaded = load_model(path)
+        loaded, run_precision = load_network(path, backend, precision)
+        opinion = None
+        if (other := second_opinion_path(second_opinion, path)) is not None:
+            second, second_precision = load_network(other, backend, precision)
+            check_compatible(loaded, second, other)
+            opinion = SecondOpinion(split_model(*runnable(second, second_precision)))
         decode = build_decoder(decoder, loaded.charset, beam_width=beam_width, lexicon=lexicon,
                                language_model=language_model)
-        return cls(loaded, decode, batch_size=batch_size, precision=precision, max_width=max_width,
-                   second_look=SecondLook() if second_look else None)
+        return cls(loaded, decode, batch_size=batch_size, precision=run_precision, max_width=max_width,
+                   second_look=SecondLook() if second_look else None, second_opinion=opinion)
 
     def read(self, images: ImageSource | Iterable[ImageSource]) -> list[Prediction]:
         """Read images: paths, PIL images or numpy arrays (``HxW``, ``HxWx3``, ``HxWx4``;
@@ -232,6 +267,8 @@ class Recognizer:
         makers = [partial(self._batch, [images[i] for i in group], stretch) for group in groups]
         out: list[Prediction | None] = [None] * len(images)
         for group, ((pixels, widths), log_probs) in zip(groups, self._run_model.stream(makers)):
+            if self.second_opinion:
+                log_probs = self.second_opinion.revise(pixels, widths, log_probs)
             gaps = batch_word_gaps(pixels, widths) if self.spaces_from_gaps else [[] for _ in group]
             word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
             for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):

@@ -130,6 +130,26 @@ def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset) -> list[Pr
     return predictions
 
 
+def best_path_confidences(log_probs: Steps, lengths: Steps) -> np.ndarray:
+    """Each image's :func:`greedy_decode` confidence, ``(B,)``, without decoding its text:
+    the runs of the best path found at once for the whole batch."""
+    steps = as_array(log_probs)
+    frames, batch = steps.shape[:2]
+    valid = np.arange(frames)[None, :] < np.asarray(lengths)[:, None]  # (B, T)
+    best = steps.argmax(-1).T
+    best_logp = np.take_along_axis(steps, best.T[..., None], -1)[..., 0].T
+    best = np.where(valid, best, -1)  # runs end where the valid steps do
+    starts = np.ones_like(valid)
+    starts[:, 1:] = best[:, 1:] != best[:, :-1]
+    first = np.flatnonzero(starts)  # of each run, in the flattened (B, T) order
+    run_max = np.maximum.reduceat(best_logp.ravel(), first)
+    is_char = best.ravel()[first] > BLANK
+    owner = first[is_char] // frames
+    char_logp = np.bincount(owner, weights=run_max[is_char], minlength=batch)
+    blank_logp = np.where(valid, steps[..., BLANK].T, 0.0).sum(1)  # an empty reading's confidence
+    return np.exp(np.where(np.bincount(owner, minlength=batch) > 0, char_logp, blank_logp))
+
+
 class LanguagePrior:
     """Shallow fusion of a :class:`~ocr.text.language_model.CharNgram` into CTC beam search: a
     prefix scores ``log P_ctc + weight * log P_lm + bonus * characters`` (the bonus offsets the
