@@ -121,6 +121,8 @@ def settings(checkpoint: str | None) -> dict[str, Callable[[], Recognizer]]:
             checkpoint, backend="auto", precision="auto"),
         "default without the second look": lambda: Recognizer.load(
             checkpoint, backend="auto", precision="auto", second_look=False),
+        "default without the second opinion": lambda: Recognizer.load(
+            checkpoint, backend="auto", precision="auto", second_opinion=None),
     }
 
 

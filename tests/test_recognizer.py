@@ -231,6 +231,8 @@ def test_a_second_look_keeps_the_more_confident_reading(tiny_checkpoint):
 
 
 def test_a_second_opinion_averages_only_the_unsure_words_steps():
+    from concurrent.futures import Future
+
     from ocr.reading.second_opinion import SecondOpinion
 
     def log_softmax(x):
@@ -242,13 +244,16 @@ def test_a_second_opinion_averages_only_the_unsure_words_steps():
     opinion = log_softmax(np.zeros((2, 1, 3))).astype(np.float32)
     calls = []
 
-    def second(pixels, widths):
-        calls.append(pixels.copy())
-        return opinion
+    class Second:
+        def submit(self, pixels, widths):
+            calls.append(pixels.copy())
+            done = Future()
+            done.set_result(opinion)
+            return done
 
     pixels, widths = np.stack([np.zeros((1, 32, 8)), np.ones((1, 32, 8))]).astype(np.float32), np.array([8, 8])
-    look = SecondOpinion(second, threshold=0.5)
-    revised = look.revise(pixels, widths, first)
+    look = SecondOpinion(Second(), threshold=0.5)
+    revised = look.ask(pixels, widths, first)()
     assert len(calls) == 1 and np.array_equal(calls[0], pixels[1:])  # the sure word is not read again
     assert np.array_equal(revised[:, 0], first[:, 0]) and look.words_read == 1
     assert np.allclose(revised[:, 1], log_softmax((first[:, 1] + opinion[:, 0]) / 2), atol=1e-6)

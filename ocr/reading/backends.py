@@ -88,18 +88,23 @@ class SplitModel(ABC):
                 batch = make()
                 yield batch, self._inline()(*batch)
             return
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(self.threads, initializer=self._start_worker,
-                                           initargs=(weakref.ref(self),))
         pending: deque[tuple[Batch, Future]] = deque()
         for make in makers:
             batch = make()
-            pending.append((batch, self.pool.submit(self._on_worker, batch)))
+            pending.append((batch, self.submit(*batch)))
             if len(pending) >= QUEUED_PER_WORKER * self.threads:
                 batch, future = pending.popleft()
                 yield batch, future.result()
         for batch, future in pending:
             yield batch, future.result()
+
+    def submit(self, images: np.ndarray, widths: np.ndarray) -> Future:
+        """One batch sent to the workers (started with the first call that needs them); its
+        log-probabilities come in the future."""
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads, initializer=self._start_worker,
+                                           initargs=(weakref.ref(self),))
+        return self.pool.submit(self._on_worker, (images, widths))
 
     def __call__(self, images: np.ndarray, widths: np.ndarray) -> np.ndarray:
         parts = min(self.threads, images.shape[0])

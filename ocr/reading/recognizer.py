@@ -4,6 +4,7 @@ PyTorch is imported only when PyTorch runs the network: with the shipped int8 ex
 (onnxruntime), reading starts without it."""
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import islice
@@ -20,7 +21,7 @@ from ocr.reading.backends import BACKENDS, OnnxModel, SplitModel, fast_int8, loa
 from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.reading.loaded import LoadedModel
 from ocr.reading.second_look import SecondLook, in_steps_of
-from ocr.reading.second_opinion import SecondOpinion, check_compatible
+from ocr.reading.second_opinion import Revision, SecondOpinion, as_read, check_compatible
 from ocr.text.decoders import Decoder, build_decoder
 from ocr.text.decoding import Prediction
 
@@ -266,14 +267,23 @@ class Recognizer:
         groups.reverse()  # widest first: the batches that finish last are the cheap ones
         makers = [partial(self._batch, [images[i] for i in group], stretch) for group in groups]
         out: list[Prediction | None] = [None] * len(images)
+        opinion = self.second_opinion
+        waiting: deque[tuple[list[int], np.ndarray, np.ndarray, Revision]] = deque()
         for group, ((pixels, widths), log_probs) in zip(groups, self._run_model.stream(makers)):
-            if self.second_opinion:
-                log_probs = self.second_opinion.revise(pixels, widths, log_probs)
-            gaps = batch_word_gaps(pixels, widths) if self.spaces_from_gaps else [[] for _ in group]
-            word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
-            for i, p, g in zip(group, self.decode(log_probs, num_frames(widths), word_starts), gaps):
-                out[i] = insert_spaces(p, g)
+            revision = opinion.ask(pixels, widths, log_probs) if opinion else as_read(log_probs)
+            waiting.append((group, pixels, widths, revision))
+            if len(waiting) > 1:  # decoded one batch behind: the second network reads meanwhile
+                self._decode_into(out, *waiting.popleft())
+        while waiting:
+            self._decode_into(out, *waiting.popleft())
         return out
+
+    def _decode_into(self, out: list, group: list[int], pixels: np.ndarray, widths: np.ndarray,
+                     revision: Revision) -> None:
+        gaps = batch_word_gaps(pixels, widths) if self.spaces_from_gaps else [[] for _ in group]
+        word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
+        for i, p, g in zip(group, self.decode(revision(), num_frames(widths), word_starts), gaps):
+            out[i] = insert_spaces(p, g)
 
     def _batch(self, images: list[Image.Image], stretch: float) -> tuple[np.ndarray, np.ndarray]:
         return normalized_batch([self.preprocess.pixels(image, stretch)[0] for image in images])

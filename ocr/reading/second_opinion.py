@@ -9,6 +9,7 @@ threshold was chosen on the real crops that training held out, never on benchmar
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,24 +21,39 @@ from ocr.reading.loaded import LoadedModel
 from ocr.text.decoding import best_path_confidences
 
 
+Revision = Callable[[], np.ndarray]  # a batch's log-probabilities, once the second network has read it
+
+
+def as_read(log_probs: np.ndarray) -> Revision:
+    """The :data:`Revision` of a batch no second network reads."""
+    return lambda: log_probs
+
+
 @dataclass
 class SecondOpinion:
-    """The second network (as the Recognizer runs one) and when it is asked."""
+    """The second network (as the Recognizer runs one) and when it is asked. It reads on its
+    own worker threads while the caller decodes the batches before."""
 
     model: SplitModel
     threshold: float = 0.5  # words the first network reads below this confidence are read again
     words_read: int = 0  # by the second network so far
 
-    def revise(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
-        """``log_probs`` (T, B, C) of the batch ``pixels``, ``widths``, with the unsure words'
-        averaged with the second network's."""
+    def ask(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray) -> Revision:
+        """Send the words of the batch ``pixels``, ``widths`` that the first network read unsure
+        (``log_probs``, T x B x C) to the second; the returned function gives ``log_probs`` with
+        theirs averaged with the second network's (waiting for it)."""
         unsure = np.flatnonzero(best_path_confidences(log_probs, num_frames(widths)) < self.threshold)
         if unsure.size == 0:
-            return log_probs
+            return as_read(log_probs)
         self.words_read += unsure.size
-        mean = (log_probs[:, unsure] + self.model(pixels[unsure], widths[unsure])) / 2
-        revised = np.array(log_probs, dtype=np.float32)
-        revised[:, unsure] = mean - np.log(np.exp(mean).sum(-1, keepdims=True))
+        future = self.model.submit(pixels[unsure], widths[unsure])
+
+        def revised() -> np.ndarray:
+            mean = (log_probs[:, unsure] + future.result()) / 2
+            out = np.array(log_probs, dtype=np.float32)
+            out[:, unsure] = mean - np.log(np.exp(mean).sum(-1, keepdims=True))
+            return out
+
         return revised
 
 
