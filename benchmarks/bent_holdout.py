@@ -12,7 +12,7 @@ its height), or with ``--arcs``, laid along circles of exactly that many degrees
 the letters turned too), or with ``--perspectives``, the crop's corners moved outwards by up
 to that fraction of its size (``warp`` with ``perspective_outward``, no turn or shear);
 seeded, so every model sees the same images. One Markdown table of acc36 with the default
-settings, a row per checkpoint. No benchmark photo is used.
+settings (``--second-opinion`` as predict.py's), a row per checkpoint. No benchmark photo is used.
 """
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--perspectives", type=float, nargs="*",
                         help="how far each corner moves outwards, as a fraction of the size (instead of --bends)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--second-opinion", default="auto",
+                        help="as predict.py's: auto (the shipped one with the shipped model), none, or a checkpoint")
     args = parser.parse_args()
     words = held_out_crops(args.folders, args.holdout)
     kinds = {  # option: (column label, the augmentation of a strength above 0)
@@ -54,7 +56,7 @@ def main() -> None:
     print("| checkpoint | " + " | ".join(views) + " |")
     print("|---|" + "---|" * len(views))
     for checkpoint in args.checkpoints:
-        rec = Recognizer.load(checkpoint)
+        rec = Recognizer.load(checkpoint, second_opinion=args.second_opinion)
         cells = []
         for view in views.values():
             scores = WordScores()
