@@ -5,7 +5,7 @@ from tests.conftest import SAMPLES, run_script
 
 
 def test_default_model_is_small_and_reads_the_samples():
-    assert DEFAULT_MODEL.stat().st_size <= 25 * 1024 * 1024
+    assert sum(path.stat().st_size for path in DEFAULT_MODEL.parent.iterdir()) <= 25 * 1024 * 1024  # every shipped file
     labels = dict(line.split("\t") for line in (SAMPLES / "labels.tsv").read_text().splitlines())
     names = sorted(labels)
     predictions = Recognizer.load().read([SAMPLES / n for n in names])
@@ -13,6 +13,15 @@ def test_default_model_is_small_and_reads_the_samples():
     assert read["simply.jpg"] == "simply"
     assert read["salutes.png"] == "Salutes!"  # case and punctuation: the 94-character charset
     assert read == labels  # "Coffee" (a stylised photo) too
+
+
+def test_the_shipped_model_reads_with_its_second_opinion_unless_told_not_to():
+    from ocr.assets import DEFAULT_SECOND_OPINION
+
+    assert Recognizer.load().second_opinion.model is not None and DEFAULT_SECOND_OPINION.is_file()
+    assert Recognizer.load(second_opinion="none").second_opinion is None
+    alone = run_script("predict.py", str(SAMPLES / "simply.jpg"), "--second-opinion", "none")
+    assert alone.returncode == 0 and alone.stdout.split()[1] == "simply"
 
 
 def test_predict_and_evaluate_use_the_default_model_without_checkpoint(tmp_path):
@@ -60,7 +69,8 @@ def test_condensed_words_read_wrong_are_read_again_stretched_and_right():
 
     from ocr.geometry import num_frames
 
-    looking, not_looking = Recognizer.load(), Recognizer.load(second_look=False)
+    # the second look alone (the second opinion reads some of these right already)
+    looking, not_looking = Recognizer.load(second_opinion=None), Recognizer.load(second_look=False, second_opinion=None)
     for name, factor, label in (("salutes.png", 0.5, "Salutes!"), ("street.png", 0.35, "Street")):
         image = Image.open(SAMPLES / name)
         condensed = image.resize((round(image.width * factor), image.height), Image.Resampling.BICUBIC)

@@ -35,7 +35,7 @@ class SecondOpinion:
     own worker threads while the caller decodes the batches before."""
 
     model: SplitModel
-    threshold: float = 0.5  # words the first network reads below this confidence are read again
+    threshold: float = 0.6  # words the first network reads below this confidence are read again
     words_read: int = 0  # by the second network so far
 
     def ask(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray) -> Revision:
