@@ -88,7 +88,7 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def channels_first(checkpoint: str | None) -> Recognizer:
     """The PyTorch fp32 model with its convolutions in NCHW instead of channels_last."""
-    rec = Recognizer.load(checkpoint, decoder="greedy", backend="torch", precision="fp32")
+    rec = Recognizer.load(checkpoint, decoder="greedy", backend="torch", precision="fp32", second_opinion=None)
     rec.model.backbone.memory_format = torch.contiguous_format
     rec.model.backbone.to(memory_format=torch.contiguous_format)
     return rec
@@ -96,15 +96,15 @@ def channels_first(checkpoint: str | None) -> Recognizer:
 
 def compiled(checkpoint: str | None) -> Recognizer:
     """The PyTorch fp32 model under torch.compile (dynamic shapes: any batch and width)."""
-    rec = Recognizer.load(checkpoint, decoder="greedy", backend="torch", precision="fp32")
+    rec = Recognizer.load(checkpoint, decoder="greedy", backend="torch", precision="fp32", second_opinion=None)
     rec.model = torch.compile(rec.model, dynamic=True)
     return rec
 
 
 def settings(checkpoint: str | None) -> dict[str, Callable[[], Recognizer]]:
     """Every inference setting worth comparing (all PyTorch ones with batch norm folded),
-    each loaded only when asked for."""
-    torch_fp32 = partial(Recognizer.load, checkpoint, backend="torch", precision="fp32")
+    each loaded only when asked for; all but the defaults read with the first network alone."""
+    torch_fp32 = partial(Recognizer.load, checkpoint, backend="torch", precision="fp32", second_opinion=None)
     greedy = partial(torch_fp32, decoder="greedy")
     return {
         "PyTorch fp32, NCHW": lambda: channels_first(checkpoint),
@@ -117,7 +117,7 @@ def settings(checkpoint: str | None) -> dict[str, Callable[[], Recognizer]]:
         "PyTorch fp32, beam search (width 10)": lambda: torch_fp32(decoder="beam"),
         "PyTorch fp32, lexicon of 50k wordfreq words": lambda: torch_fp32(
             decoder="lexicon", lexicon=top_n_list("en", 50000)),
-        "default: auto backend and precision (the int8 export), lm decoder": lambda: Recognizer.load(
+        "default: auto backend and precision (the int8 exports), lm decoder, second look and second opinion": lambda: Recognizer.load(
             checkpoint, backend="auto", precision="auto"),
         "default without the second look": lambda: Recognizer.load(
             checkpoint, backend="auto", precision="auto", second_look=False),
