@@ -133,9 +133,9 @@ def test_checkpoint_of_another_kind_is_refused(tmp_path):
 
 @pytest.mark.parametrize(("backend", "precision"), [("torch", "bf16"), ("torch", "int8"), ("onnx", "int8")])
 def test_reduced_precision_reads_like_fp32(backend, precision):
-    paths = sorted(SAMPLES.glob("*.*g"))
-    full = Recognizer.load(precision="fp32").read(paths)
-    reduced = Recognizer.load(backend=backend, precision=precision).read(paths)
+    paths = sorted(SAMPLES.glob("*.*g"))  # the network alone: a second opinion asked or not would add its own change
+    full = Recognizer.load(precision="fp32", second_opinion=None).read(paths)
+    reduced = Recognizer.load(backend=backend, precision=precision, second_opinion=None).read(paths)
     assert sum(a.text == b.text for a, b in zip(full, reduced)) >= len(paths) - 1
     assert all(abs(a.confidence - b.confidence) < 0.2 for a, b in zip(full, reduced) if a.text == b.text)
 
