@@ -259,7 +259,9 @@ class Recognizer:
         The network runs the batches itself (:meth:`~ocr.reading.backends.SplitModel.stream`):
         one on this thread (with all of PyTorch's threads), more side by side on
         single-threaded workers, widest first, which run while this thread resizes the next
-        batches and decodes those done. Normalising, word gaps and decoding are numpy."""
+        batches and decodes those done. Normalising, word gaps and decoding are numpy. With a
+        :attr:`second_opinion`, each batch's unsure words go to the second network's workers
+        and the batch is decoded after the next one arrives."""
         widths = [self.preprocess.target_width(*image.size, stretch) for image in images]
         order = sorted(range(len(images)), key=widths.__getitem__)
         most = -(-self.batch_size // self._run_model.threads)  # a batch of batch_size runs in parts side by side

@@ -5,7 +5,7 @@ confidence threshold, the second reads the same pixels and the two networks' per
 log-probabilities are averaged (and renormalised) before decoding; the rest keep the first
 network's reading. Both networks must share the charset, the input and the time steps. The
 threshold was chosen on the real crops that training held out, never on benchmark photos
-(docs/default_model.md, A second opinion).
+(docs/default_model.md, stage 7).
 """
 from __future__ import annotations
 
