@@ -59,9 +59,11 @@ class SecondOpinion:
 
 def check_compatible(first: LoadedModel, second: LoadedModel, path: str | Path) -> None:
     """Raise ``ValueError`` naming ``path`` where the second network cannot average with the first."""
-    if second.charset.chars != first.charset.chars:
-        raise ValueError(f"{path}: a second opinion needs the first model's charset "
-                         f"({len(second.charset.chars)} characters against {len(first.charset.chars)})")
+    ours, theirs = first.charset.chars, second.charset.chars
+    if theirs != ours:
+        how = (f"{len(theirs)} characters against {len(ours)}" if len(theirs) != len(ours)
+               else "the same characters in another order" if sorted(theirs) == sorted(ours) else "other characters")
+        raise ValueError(f"{path}: a second opinion needs the first model's charset ({how})")
     a, b = first.preprocess, second.preprocess
     if (a.height, a.channels) != (b.height, b.channels):
         raise ValueError(f"{path}: a second opinion needs the first model's input "
