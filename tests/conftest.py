@@ -65,14 +65,25 @@ def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.Comple
     )
 
 
+def _tiny_run(tmp_path_factory, name: str, *overrides: str) -> Path:
+    """The last checkpoint of a few training steps of a tiny model (weights barely trained)."""
+    from ocr.train.wiring import train
+
+    run_dir = tmp_path_factory.mktemp(name)
+    train(tiny_config(*overrides), run_dir)
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A checkpoint from a few training steps of a tiny model (weights barely trained)."""
-    from ocr.train.wiring import train
+    return _tiny_run(tmp_path_factory, "tiny_run")
 
-    run_dir = tmp_path_factory.mktemp("tiny_run")
-    train(tiny_config(), run_dir)
-    return run_dir / "checkpoints" / "last.ckpt"
+
+@pytest.fixture(scope="session")
+def tiny_strided_checkpoint(tmp_path_factory) -> Path:
+    """As ``tiny_checkpoint``, with the strided stem (``model.backbone.stem=strided``)."""
+    return _tiny_run(tmp_path_factory, "tiny_strided_run", "model.backbone.stem=strided")
 
 
 WORDS = ["simply", "OPEN", "cafe", "2026", "Salutes!", "street", "ab", "Hello"]

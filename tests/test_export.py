@@ -12,9 +12,11 @@ from tests.conftest import onnx_nodes
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_export_matches_pytorch_with_dynamic_batch_and_width(tiny_checkpoint, tmp_path, fmt):
-    out = export(tiny_checkpoint, fmt, tmp_path / f"model.{fmt}")
-    model = load_model(tiny_checkpoint).model
+@pytest.mark.parametrize("trained", ["tiny_checkpoint", "tiny_strided_checkpoint"])
+def test_export_matches_pytorch_with_dynamic_batch_and_width(request, tmp_path, fmt, trained):
+    checkpoint = request.getfixturevalue(trained)
+    out = export(checkpoint, fmt, tmp_path / f"model.{fmt}")
+    model = load_model(checkpoint).model
     for widths in ([48], [200, 64, 120], [96, 96]):
         images, widths = torch.randn(len(widths), 1, 32, max(widths)), torch.tensor(widths)
         with torch.no_grad():
