@@ -1,4 +1,5 @@
 """Bad input, hostile checkpoints, and interrupted runs: clear errors, nothing lost."""
+import copy
 import csv
 import io
 import json
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 
 from ocr import CheckpointError, ImageLoadError
@@ -179,6 +181,20 @@ def test_resuming_with_another_charset_is_a_clear_error(tiny_checkpoint, tmp_pat
 
     with pytest.raises(CheckpointError, match="its charset config differs"):
         train(tiny_config("charset=lower36", f"ckpt_path={tiny_checkpoint}"), tmp_path / "run")
+
+
+def test_a_run_from_before_the_stem_option_resumes_and_another_stem_is_refused(tmp_path):
+    from ocr.train.checkpoint_io import check_resumable
+
+    hparams = OmegaConf.to_container(tiny_config(), resolve=True)
+    older = copy.deepcopy(hparams)
+    del older["model"]["backbone"]["stem"]
+    path = tmp_path / "older.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": older}, path)
+    check_resumable(path, hparams)  # its stem is the paper's, as this config's
+    hparams["model"]["backbone"]["stem"] = "strided"
+    with pytest.raises(CheckpointError, match="its model config differs .*backbone"):
+        check_resumable(path, hparams)
 
 
 def start_training(run_dir: Path, *overrides: str) -> subprocess.Popen:

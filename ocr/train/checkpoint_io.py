@@ -106,6 +106,8 @@ def _pick(cfg, keys):
     if keys is None or not isinstance(cfg, dict):
         return cfg
     picked = {k: cfg.get(k) for k in keys}
+    if isinstance(picked.get("backbone"), dict):  # checkpoints from before the stem option have the paper's
+        picked["backbone"] = {"stem": "pooled", **picked["backbone"]}
     if "rectifier" in picked:  # checkpoints from before the rectifier have none
         picked["rectifier"] = picked["rectifier"] or "none"
         picked["tps"] = picked["tps"] if picked["rectifier"] == "tps" else None
