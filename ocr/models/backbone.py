@@ -6,7 +6,7 @@ keep it (their 2-wide window with padding 1 adds one column each) and the last 2
 convolution without padding takes one away. Frame ``t`` is centred on input column ``4 t``.
 
 With ``mask_padding``, the columns right of each word's width are set to zero before every
-layer that pads the width (the 3x3 convolutions and the late poolings), at that layer's
+layer that pads the width (the padded convolutions and the late poolings), at that layer's
 resolution: a word padded in a batch then meets zeros at its right edge exactly as it does
 alone (a convolution's own padding is zeros; a pooling's never wins against the
 non-negative ReLU outputs), so its reading does not depend on the batch. A layer that does
