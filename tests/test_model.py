@@ -3,11 +3,9 @@ import torch
 
 from ocr.geometry import num_frames
 from ocr.models import CRNN
+from ocr.models.backbone import STEMS
 
 RNN = {"cell": "lstm", "hidden_size": 16, "num_layers": 2, "bidirectional": True}
-
-
-STEMS = ["pooled", "strided"]
 
 
 def tiny_crnn(cell: str = "lstm", mask_padding: bool = False, stem: str = "pooled") -> CRNN:

@@ -1,6 +1,7 @@
 """Writing and reading training checkpoints safely: atomic saves, safe loads, Ctrl-C saves."""
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ocr.data.sampling import ResumableLoader
+from ocr.models.backbone import CRNNBackbone
 from ocr.reading.checkpoint import MODEL_PREFIX, atomic_save, read_checkpoint, safe_load, shape_of
 from ocr.reading.loaded import CheckpointError
 from ocr.text.charset import Charset
@@ -106,12 +108,20 @@ def _pick(cfg, keys):
     if keys is None or not isinstance(cfg, dict):
         return cfg
     picked = {k: cfg.get(k) for k in keys}
-    if isinstance(picked.get("backbone"), dict):  # checkpoints from before the stem option have the paper's
-        picked["backbone"] = {"stem": "pooled", **picked["backbone"]}
+    if isinstance(picked.get("backbone"), dict):
+        picked["backbone"] = _with_backbone_defaults(picked["backbone"])
     if "rectifier" in picked:  # checkpoints from before the rectifier have none
         picked["rectifier"] = picked["rectifier"] or "none"
         picked["tps"] = picked["tps"] if picked["rectifier"] == "tps" else None
     return picked
+
+
+def _with_backbone_defaults(backbone: dict) -> dict:
+    """``backbone`` with each setting it leaves out at :class:`CRNNBackbone`'s default: a
+    checkpoint from before a setting existed (such as ``stem``) was built with its default."""
+    defaults = {name: p.default for name, p in inspect.signature(CRNNBackbone).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **backbone}
 
 
 def _first_difference(saved, wanted) -> str:
