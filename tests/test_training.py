@@ -225,17 +225,23 @@ class BarAtFirstBatch(L.Callback):
         self.__dict__.setdefault("seen", (bar.total, bar.initial, bar.desc))
 
 
-def test_a_run_resumed_mid_epoch_shows_the_epochs_total_and_counts_its_rate_from_there(tmp_path):
-    # Lightning skips its epoch-start hook on a resume mid-epoch: the bar had no total ("6/?")
-    # and a rate as if the first session's batches had taken no time
-    run = ["data.synth.epoch_size=96", "checkpoint.every_n_train_steps=5", "trainer.max_steps=10",
-           "trainer.enable_progress_bar=true"]
+# Lightning skips its epoch-start hook on a resume: the bar had no total ("6/?"), and mid-epoch
+# a rate as if the first session's batches had taken no time. 12 batches an epoch; max_steps
+# ends the second epoch at 8 batches
+@pytest.mark.parametrize(("save_every", "max_steps", "stop", "seen"), [
+    (5, 10, 7, (10, 5, "Epoch 0: ")),   # resumed mid-epoch: step 5 of the epoch's 10
+    (12, 20, 14, (8, 0, "Epoch 1: ")),  # saved at the epoch's last batch: resumed at the next epoch's start
+])
+def test_a_resumed_run_shows_the_epochs_total_and_counts_its_rate_from_there(save_every, max_steps, stop, seen,
+                                                                             tmp_path):
+    run = ["data.synth.epoch_size=96", f"checkpoint.every_n_train_steps={save_every}",
+           f"trainer.max_steps={max_steps}", "trainer.enable_progress_bar=true"]
     with pytest.raises(RuntimeError):
-        train_with_callback(tiny_config(*run), tmp_path / "a", StopAt(7, RuntimeError()))
+        train_with_callback(tiny_config(*run), tmp_path / "a", StopAt(stop, RuntimeError()))
     bar = BarAtFirstBatch()
     train_with_callback(tiny_config(*run, f"ckpt_path={tmp_path / 'a' / 'checkpoints' / 'last.ckpt'}"),
                         tmp_path / "a", bar)
-    assert bar.seen == (10, 5, "Epoch 0: ")  # max_steps ends the 12-batch epoch at 10; 5 were done
+    assert bar.seen == seen
 
 
 def test_resuming_after_a_crash_keeps_one_best_checkpoint(tmp_path):

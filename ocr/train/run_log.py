@@ -66,24 +66,28 @@ class TrainingClock(L.Callback):
 
 
 class ResumingProgressBar(TQDMProgressBar):
-    """Lightning's progress bar, which after a resume in the middle of an epoch shows that
-    epoch's total and counts its rate, and so its ETA, from the batch it resumed at (Lightning
-    skips its epoch-start hook there: the bar had no total, and a rate as if the batches of
-    the earlier session had taken no time)."""
+    """Lightning's progress bar, which after a resume shows the epoch's total and counts its
+    rate, and so its ETA, from the batch it resumed at. Lightning skips its epoch-start hook
+    on a resume, in the middle of an epoch or at its end: the bar had no total ("400/?"), and
+    mid-epoch a rate as if the batches of the earlier session had taken no time."""
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         super().on_train_start(trainer, module)
-        self.first_batch = True
+        self.epoch_started = False
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, module)
+        self.epoch_started = True
 
     def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch: object,
                              batch_idx: int) -> None:
-        if self.first_batch and batch_idx > 0:  # resumed mid-epoch, after batch_idx batches
+        if not self.epoch_started:  # resumed, batch_idx batches into the epoch
             bar = self.train_progress_bar
             # as Lightning counts at an epoch's start: the epoch's batches, or fewer if max_steps ends it
             bar.reset(total=convert_inf(min(trainer.num_training_batches, batch_idx + self.total_train_batches)))
             bar.initial = bar.n = bar.last_print_n = batch_idx
             bar.set_description(f"Epoch {trainer.current_epoch}")
-        self.first_batch = False
+            self.epoch_started = True
 
 
 def validation_rows(run: str | Path) -> list[dict[str, str]]:
