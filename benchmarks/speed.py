@@ -1,6 +1,6 @@
 """Reading speed on this machine, per inference setting, with the accuracy each keeps.
 
-    python benchmarks/speed.py [--checkpoint X.ckpt] [--sets ../shared/data/benchmarks/*] [--only onnxruntime]
+    python benchmarks/speed.py [--checkpoint X.ckpt [--second-opinion Y.ckpt]] [--sets ../shared/data/benchmarks/*] [--only onnxruntime]
 
 One Markdown table, images in memory, image to text: batch-1 latency (median ms per word) on
 the sample ``simply`` (82x32 at the model's height) and batch-64 throughput (words/s, from the
@@ -101,9 +101,10 @@ def compiled(checkpoint: str | None) -> Recognizer:
     return rec
 
 
-def settings(checkpoint: str | None) -> dict[str, Callable[[], Recognizer]]:
+def settings(checkpoint: str | None, second_opinion: str = "auto") -> dict[str, Callable[[], Recognizer]]:
     """Every inference setting worth comparing (all PyTorch ones with batch norm folded),
-    each loaded only when asked for; all but the defaults read with the first network alone."""
+    each loaded only when asked for; all but the defaults read with the first network alone,
+    the defaults with ``second_opinion`` (as :meth:`Recognizer.load` takes it)."""
     torch_fp32 = partial(Recognizer.load, checkpoint, backend="torch", precision="fp32", second_opinion=None)
     greedy = partial(torch_fp32, decoder="greedy")
     return {
@@ -118,9 +119,9 @@ def settings(checkpoint: str | None) -> dict[str, Callable[[], Recognizer]]:
         "PyTorch fp32, lexicon of 50k wordfreq words": lambda: torch_fp32(
             decoder="lexicon", lexicon=top_n_list("en", 50000)),
         "default: auto backend and precision (the int8 exports), lm decoder, second look and second opinion": lambda: Recognizer.load(
-            checkpoint, backend="auto", precision="auto"),
+            checkpoint, backend="auto", precision="auto", second_opinion=second_opinion),
         "default without the second look": lambda: Recognizer.load(
-            checkpoint, backend="auto", precision="auto", second_look=False),
+            checkpoint, backend="auto", precision="auto", second_look=False, second_opinion=second_opinion),
         "default without the second opinion": lambda: Recognizer.load(
             checkpoint, backend="auto", precision="auto", second_opinion=None),
     }
@@ -162,7 +163,7 @@ def measure(name: str, args: argparse.Namespace) -> tuple[list[str], float]:
     wide = sample.resize((128, 32))
     words = labelled_words(args.sets)
     images = [image for image, _ in words]
-    make = settings(args.checkpoint)[name]
+    make = settings(args.checkpoint, args.second_opinion)[name]
     rec = make()
     latency = median_seconds(lambda: rec.read([sample]), args.repeats) * 1000
     throughput = 64 / median_seconds(lambda: rec.read([wide] * 64), max(10, args.repeats // 2))
@@ -183,6 +184,9 @@ def measure(name: str, args: argparse.Namespace) -> tuple[list[str], float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="default: the shipped model")
+    parser.add_argument("--second-opinion", default="auto",
+                        help="the second network of the default rows: auto (the shipped one with the shipped "
+                             "model, else none), none, or a checkpoint")
     parser.add_argument("--sets", nargs="*", default=benchmark_sets())
     parser.add_argument("--peak-gflops", type=float, default=470.0)
     parser.add_argument("--repeats", type=int, default=30)
@@ -198,7 +202,8 @@ def main() -> None:
           "| benchmark words: batch-1 ms/word | benchmark words: batch-64 words/s "
           "| benchmark words: all in one call, words/s | acc36 |")
     print("|---|---|---|---|---|---|---|", flush=True)
-    names = [name for name in settings(args.checkpoint) if not args.only or any(text in name for text in args.only)]
+    names = [name for name in settings(args.checkpoint, args.second_opinion)
+             if not args.only or any(text in name for text in args.only)]
     best = 0.0
     # a fresh process per setting, as predict.py runs: measured after torch.compile's row in the
     # same process, the defaults read the benchmark words in calls of 64 at 1,079 words/s, alone at 1,228
