@@ -1,6 +1,7 @@
 """Reading speed on this machine, per inference setting, with the accuracy each keeps.
 
-    python benchmarks/speed.py [--checkpoint X.ckpt [--second-opinion Y.ckpt]] [--sets ../shared/data/benchmarks/*] [--only onnxruntime]
+    python benchmarks/speed.py [--checkpoint X.ckpt [--second-opinion Y.ckpt]] \
+        [--sets ../shared/data/benchmarks/*] [--only onnxruntime]
 
 One Markdown table, images in memory, image to text: batch-1 latency (median ms per word) on
 the sample ``simply`` (82x32 at the model's height) and batch-64 throughput (words/s, from the
