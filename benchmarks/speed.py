@@ -108,6 +108,7 @@ def settings(checkpoint: str | None, second_opinion: str = "auto") -> dict[str, 
     the defaults with ``second_opinion`` (as :meth:`Recognizer.load` takes it)."""
     torch_fp32 = partial(Recognizer.load, checkpoint, backend="torch", precision="fp32", second_opinion=None)
     greedy = partial(torch_fp32, decoder="greedy")
+    default = partial(Recognizer.load, checkpoint, backend="auto", precision="auto", second_opinion=second_opinion)
     return {
         "PyTorch fp32, NCHW": lambda: channels_first(checkpoint),
         "PyTorch fp32, channels_last": greedy,
@@ -119,12 +120,9 @@ def settings(checkpoint: str | None, second_opinion: str = "auto") -> dict[str, 
         "PyTorch fp32, beam search (width 10)": lambda: torch_fp32(decoder="beam"),
         "PyTorch fp32, lexicon of 50k wordfreq words": lambda: torch_fp32(
             decoder="lexicon", lexicon=top_n_list("en", 50000)),
-        "default: auto backend and precision (the int8 exports), lm decoder, second look and second opinion": lambda: Recognizer.load(
-            checkpoint, backend="auto", precision="auto", second_opinion=second_opinion),
-        "default without the second look": lambda: Recognizer.load(
-            checkpoint, backend="auto", precision="auto", second_look=False, second_opinion=second_opinion),
-        "default without the second opinion": lambda: Recognizer.load(
-            checkpoint, backend="auto", precision="auto", second_opinion=None),
+        "default: auto backend and precision (the int8 exports), lm decoder, second look and second opinion": default,
+        "default without the second look": lambda: default(second_look=False),
+        "default without the second opinion": lambda: default(second_opinion=None),
     }
 
 
