@@ -19,9 +19,10 @@ from ocr.reading.exits import or_exit
 
 
 def narrow_checkpoint(src: str | Path, dst: str | Path, channels: Sequence[int] | None = None,
-                      stem: str | None = None) -> Path:
+                      stem: str | None = None) -> dict:
     """Write to ``dst`` the model of checkpoint ``src`` (``default``: the shipped model) with the
-    convolutions' ``channels`` and the ``stem`` given (each kept where None)."""
+    convolutions' ``channels`` and the ``stem`` given (each kept where None); returns the
+    backbone settings written."""
     loaded = load_model(checkpoint_path(src))
     hparams = copy.deepcopy(loaded.hparams)
     backbone = hparams["model"].setdefault("backbone", {})
@@ -32,7 +33,7 @@ def narrow_checkpoint(src: str | Path, dst: str | Path, channels: Sequence[int] 
     copy_narrowed(loaded.model, narrowed)
     state = {MODEL_PREFIX + key: value for key, value in narrowed.state_dict().items()}
     atomic_save({"state_dict": state, "hyper_parameters": hparams, "global_step": None}, dst)
-    return Path(dst)
+    return backbone
 
 
 def main() -> None:
@@ -42,9 +43,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, nargs=7, help="the seven convolutions' channels (default: kept)")
     parser.add_argument("--stem", choices=STEMS, help="the first layer (default: kept; pooled can become strided)")
     args = parser.parse_args()
-    out = or_exit(lambda: narrow_checkpoint(args.src, args.dst, args.channels, args.stem))
-    backbone = load_model(out).hparams["model"]["backbone"]
-    print(f"{out}: fine-tune it, taught by {args.src}:\n  python train.py experiment=finetune_narrowed init_from={out} "
+    backbone = or_exit(lambda: narrow_checkpoint(args.src, args.dst, args.channels, args.stem))
+    print(f"{args.dst}: fine-tune it, taught by {args.src}:\n  python train.py experiment=finetune_narrowed init_from={args.dst} "
           f"model.backbone.channels=[{','.join(map(str, backbone['channels']))}] "
           f"model.backbone.stem={backbone.get('stem', 'pooled')} distill.teacher={args.src}")
 
