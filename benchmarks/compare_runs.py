@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ocr.train.run_log import accuracy_by_set, validation_rows, validation_step
+from ocr.train.run_metrics import accuracy_by_set, validation_rows, validation_step
 
 
 def accuracy_by_step(run: Path) -> dict[int, dict[str, float]]:

@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ocr.train.run_log import MINUTES_KEY, accuracy_by_set, validation_rows, validation_step  # noqa: E402
+from ocr.train.run_metrics import MINUTES_KEY, accuracy_by_set, validation_rows, validation_step  # noqa: E402
 
 
 def validation_minutes(run: Path, rows: list[dict[str, str]], minutes: float | None = None) -> list[float]:

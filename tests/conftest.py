@@ -65,6 +65,16 @@ def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.Comple
     )
 
 
+def modules_loaded_by(script: str, *args: str) -> set[str]:
+    """The top-level modules a run of the CLI script ``script`` imports (in a process of its
+    own), however it exits."""
+    code = (f"import runpy, sys\nsys.argv = [{script!r}, *sys.argv[1:]]\n"
+            f"try:\n    runpy.run_path({script!r}, run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return set(result.stderr.strip().splitlines()[-1].split())
+
+
 def _tiny_run(tmp_path_factory, name: str, *overrides: str) -> Path:
     """The last checkpoint of a few training steps of a tiny model (weights barely trained)."""
     from ocr.train.wiring import train

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ocr.reading.checkpoint import load_model
-from tests.conftest import ROOT, SAMPLES, run_script
+from tests.conftest import ROOT, SAMPLES, modules_loaded_by, run_script
 
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
 
@@ -255,25 +255,16 @@ def test_help_shows_the_defaults():
     assert "(default: None)" not in text
 
 
-def _modules_loaded_by_predict(*args: str) -> set[str]:
-    """The top-level modules a ``predict.py`` run imports (its own process)."""
-    code = ("import runpy, sys\nsys.argv = ['predict.py', *sys.argv[1:]]\n"
-            "try:\n    runpy.run_path('predict.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    return set(result.stderr.strip().splitlines()[-1].split())
-
-
 def test_help_and_reading_with_the_int8_export_start_without_pytorch():
     # importing torch alone takes about a second: the help and the default reading do without it
-    assert "torch" not in _modules_loaded_by_predict("--help")
+    assert "torch" not in modules_loaded_by("predict.py", "--help")
     from ocr.assets import DEFAULT_MODEL
     from ocr.reading.backends import fast_int8
     from ocr.reading.recognizer import int8_export_of
 
     if fast_int8(int8_export_of(DEFAULT_MODEL), DEFAULT_MODEL) is None:
         pytest.skip("the int8 export is not used on this machine (needs onnxruntime and a CPU with VNNI)")
-    loaded = _modules_loaded_by_predict(str(SAMPLES / "simply.jpg"))
+    loaded = modules_loaded_by("predict.py", str(SAMPLES / "simply.jpg"))
     assert "onnxruntime" in loaded and "torch" not in loaded
 
 

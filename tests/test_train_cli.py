@@ -1,7 +1,7 @@
 """train.py from the command line: run folders, sweeps, DDP."""
 from pathlib import Path
 
-from tests.conftest import TINY, run_script
+from tests.conftest import TINY, modules_loaded_by, run_script
 
 
 def run_folders(root: Path) -> list[Path]:
@@ -56,6 +56,13 @@ def test_a_bad_override_is_one_line_naming_the_key_and_leaves_no_folder(tmp_path
         assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == message, result.stderr[-1500:]
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs" / "day").exists()  # the failed start's folder (and its date folder) removed
+
+
+def test_a_value_of_the_wrong_type_is_refused_before_lightning_loads(tmp_path):
+    # a second or so for the typo's answer, not the five that importing Lightning and PyTorch take
+    loaded = modules_loaded_by("train.py", "trainer.max_steps=abc", f"hydra.run.dir={tmp_path}/run")
+    assert "hydra" in loaded and "lightning" not in loaded and "torch" not in loaded
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_new_run_in_another_runs_folder_is_refused_before_hydra_writes_there(tmp_path):

@@ -9,8 +9,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.assets import CONFIGS
-from ocr.train.config_checks import ConfigError
-from ocr.train.wiring import refuse_other_run, train
+from ocr.train.config_checks import ConfigError, check_config, refuse_other_run
 
 # what a start that failed leaves in a new run folder (ours, then Hydra's)
 WRITTEN_AT_START = ("config.yaml", "train.log", ".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
@@ -68,7 +67,11 @@ def run(cfg: DictConfig) -> None:
     # where SIGINT arrives ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        train(cfg, run_dir, reference_config())
+        reference = reference_config()
+        check_config(cfg, reference)  # before PyTorch and Lightning load: a typo is answered at once
+        from ocr.train.wiring import train
+
+        train(cfg, run_dir, reference)
     except (ValueError, OSError, RuntimeError) as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # Hydra marks this job failed, runs the rest of the sweep, then exits non-zero

@@ -1,10 +1,9 @@
 """What a run records about itself: one metrics.csv across resumed sessions, its training
-time and its progress bar; and reading those records back."""
+time and its progress bar (read back by :mod:`ocr.train.run_metrics`)."""
 from __future__ import annotations
 
 import csv
 import time
-from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
@@ -13,7 +12,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
-MINUTES_KEY = "time/minutes"
+from ocr.train.run_metrics import MINUTES_KEY
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -88,25 +87,3 @@ class ResumingProgressBar(TQDMProgressBar):
             bar.initial = bar.n = bar.last_print_n = batch_idx
             bar.set_description(f"Epoch {trainer.current_epoch}")
             self.epoch_started = True
-
-
-def validation_rows(run: str | Path) -> list[dict[str, str]]:
-    """One metrics.csv row per validation of ``run``, by step; a step logged twice (a session
-    resumed from an earlier checkpoint) keeps its latest row."""
-    by_step: dict[int, dict[str, str]] = {}
-    with open(Path(run) / "metrics.csv") as f:
-        for r in csv.DictReader(f):
-            if any(k.endswith("/acc36") and v for k, v in r.items()):
-                by_step[validation_step(r)] = r
-    return [by_step[s] for s in sorted(by_step)]
-
-
-def validation_step(row: dict[str, str]) -> int:
-    """Training steps done at a validation (Lightning logs the index of the last step)."""
-    return int(row["step"]) + 1
-
-
-def accuracy_by_set(rows: list[dict[str, str]]) -> dict[str, list[float]]:
-    """acc36 in percent per validation set (``val`` is the synthetic one), one value per row."""
-    sets = sorted({k[: -len("/acc36")] for r in rows for k, v in r.items() if k.endswith("/acc36") and v})
-    return {s: [100 * float(r[f"{s}/acc36"]) for r in rows] for s in sets}

@@ -15,7 +15,7 @@ from ocr.data.transforms import Preprocess
 from ocr.reading.checkpoint import remove_stale_temporaries
 from ocr.text.charset import Charset
 from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
-from ocr.train.config_checks import ConfigError, check_config
+from ocr.train.config_checks import ConfigError, check_config, refuse_other_run
 from ocr.train.datamodule import OCRDataModule
 from ocr.train.diagnostics import GradientFlowMonitor
 from ocr.train.distillation import Teacher
@@ -40,16 +40,6 @@ def build_system(cfg: DictConfig) -> RecognitionSystem:
         optim=OmegaConf.to_container(cfg.optim, resolve=True),
         max_nonfinite_steps=cfg.max_nonfinite_steps,
     )
-
-
-def refuse_other_run(run_dir: Path, ckpt_path: str | None) -> None:
-    """A :class:`ConfigError` when ``run_dir`` holds a run that ``ckpt_path`` does not resume:
-    a new run never writes over another."""
-    ckpt_dir = run_dir / "checkpoints"
-    resumes_here = ckpt_path is not None and Path(ckpt_path).resolve().parent == ckpt_dir.resolve()
-    if (ckpt_dir / "last.ckpt").is_file() and not resumes_here:
-        raise ConfigError(f"{run_dir}: holds a run already; resume it with ckpt_path={ckpt_dir / 'last.ckpt'} "
-                          "or choose another hydra.run.dir")
 
 
 def _not_an_advert(record: logging.LogRecord) -> bool:
