@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ocr.reading.checkpoint import slim_checkpoint
 from ocr.reading.exits import or_exit
 
 
@@ -15,6 +14,8 @@ def main() -> None:
     parser.add_argument("dst", help="where to write the slim checkpoint")
     parser.add_argument("--fp32", action="store_true", help="keep float32 weights")
     args = parser.parse_args()
+    from ocr.reading.checkpoint import slim_checkpoint  # PyTorch: after the arguments, so --help answers at once
+
     out = or_exit(lambda: slim_checkpoint(args.src, args.dst, half=not args.fp32))
     print(f"{out}: {out.stat().st_size / 1e6:.1f} MB")
 
