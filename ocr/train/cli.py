@@ -9,7 +9,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ocr.assets import CONFIGS
-from ocr.train.config_checks import ConfigError, check_config, refuse_other_run
+from ocr.train.config_checks import ConfigError, check_value_types, refuse_other_run
 
 # what a start that failed leaves in a new run folder (ours, then Hydra's)
 WRITTEN_AT_START = ("config.yaml", "train.log", ".hydra/config.yaml", ".hydra/hydra.yaml", ".hydra/overrides.yaml")
@@ -67,11 +67,10 @@ def run(cfg: DictConfig) -> None:
     # where SIGINT arrives ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        reference = reference_config()
-        check_config(cfg, reference)  # before PyTorch and Lightning load: a typo is answered at once
+        check_value_types(cfg, reference_config())  # before PyTorch and Lightning load: a typo is answered at once
         from ocr.train.wiring import train
 
-        train(cfg, run_dir, reference)
+        train(cfg, run_dir)  # checks the Trainer's arguments
     except (ValueError, OSError, RuntimeError) as err:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise  # Hydra marks this job failed, runs the rest of the sweep, then exits non-zero

@@ -19,17 +19,22 @@ class ConfigError(ValueError):
 KINDS = {bool: ((bool,), "true or false"), int: ((int,), "a whole number"), float: ((int, float), "a number")}
 
 
-def check_config(cfg: DictConfig, reference: DictConfig | None = None) -> None:
+def check_value_types(cfg: DictConfig, reference: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first value whose type differs from the same key's
     value in ``reference`` (the config as composed without the key=value overrides, e.g.
-    ``trainer.max_steps=abc`` where the default is 15000), then for the first key of
-    ``cfg.trainer`` that ``lightning.Trainer`` does not take or whose value's type differs
-    from the Trainer's default."""
+    ``trainer.max_steps=abc`` where the default is 15000). Needs no Lightning."""
+    for key, expected in _leaves(OmegaConf.to_container(reference, resolve=False)):
+        value = OmegaConf.select(cfg, key, throw_on_missing=False)
+        _check_type(key, value, expected)
+
+
+def check_config(cfg: DictConfig, reference: DictConfig | None = None) -> None:
+    """:func:`check_value_types` against ``reference`` where given, then raise
+    :class:`ConfigError` for the first key of ``cfg.trainer`` that ``lightning.Trainer`` does
+    not take or whose value's type differs from the Trainer's default."""
     if reference is not None:
-        for key, expected in _leaves(OmegaConf.to_container(reference, resolve=False)):
-            value = OmegaConf.select(cfg, key, throw_on_missing=False)
-            _check_type(key, value, expected)
-    import lightning as L  # only now: the checks above answer without it
+        check_value_types(cfg, reference)
+    import lightning as L  # only now: the value types are checked without it
 
     arguments = inspect.signature(L.Trainer.__init__).parameters
     for key, value in cfg.trainer.items():

@@ -53,15 +53,15 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
-def train(cfg: DictConfig, run_dir: Path, reference: DictConfig | None = None) -> L.Trainer:
+def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``.
 
-    The config is checked first (:func:`~ocr.train.config_checks.check_config`, value types
-    against ``reference`` where given). A folder that holds a run is only written to by
-    resuming it (``ckpt_path`` in its checkpoints folder); metrics.csv then grows with the
-    new session's rows.
+    The Trainer's arguments are checked first (:func:`~ocr.train.config_checks.check_config`;
+    train.py checks the override's value types before it comes here). A folder that holds a
+    run is only written to by resuming it (``ckpt_path`` in its checkpoints folder);
+    metrics.csv then grows with the new session's rows.
     """
-    check_config(cfg, reference)
+    check_config(cfg)
     quiet_lightning()
     refuse_other_run(run_dir, cfg.ckpt_path)
     ckpt_dir = run_dir / "checkpoints"
