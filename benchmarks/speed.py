@@ -120,8 +120,10 @@ def settings(checkpoint: str | None, second_opinion: str = "auto") -> dict[str, 
         "PyTorch fp32, beam search (width 10)": lambda: torch_fp32(decoder="beam"),
         "PyTorch fp32, lexicon of 50k wordfreq words": lambda: torch_fp32(
             decoder="lexicon", lexicon=top_n_list("en", 50000)),
-        "default: auto backend and precision (the int8 exports), lm decoder, second look and second opinion": default,
+        "default: auto backend and precision (the int8 exports), lm decoder, second look, second opinion and "
+        "unbending": default,
         "default without the second look": lambda: default(second_look=False),
+        "default without unbending": lambda: default(unbend=False),
         "default without the second opinion": lambda: default(second_opinion=None),
     }
 

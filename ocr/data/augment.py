@@ -17,6 +17,8 @@ import random
 
 from PIL import Image, ImageEnhance, ImageFilter
 
+from ocr.data.arcs import Arc, mesh_warp
+
 EFFECTS = ("warp", "tilt", "curve", "arc", "jitter", "low_res", "blur", "contrast", "jpeg")
 CURVE_STRIPS = 16  # a bend is drawn as this many straight pieces
 ARC_TILES = (24, 4)  # an arc is drawn as this many straight-edged tiles across and down
@@ -126,38 +128,22 @@ class PhotoAugment:
         return image.transform((w, out_h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
 
     def _arc(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
-        """The word laid along a circle spanning a random part of it, its middle line keeping
-        its length: arched (the circle's centre below, letter tops outward) or sagging
-        (centre above); each letter turns with the circle. The output is the arc's bounding
-        box, as a crop of curved text is."""
+        """The word laid along a circle spanning a random part of it (:class:`Arc`), arched or
+        sagging at even odds. The output is the arc's bounding box, as a crop of curved text is."""
         w, h = image.size
         span = math.radians(rng.uniform(*self.arc_degrees))
         arched = rng.random() < 0.5
-        radius = max(w / span, h)  # of the middle line; a circle no tighter than the word is tall
-        side = 1.0 if arched else -1.0  # arched: y grows towards the centre; sagging: away from it
-
-        def forward(x: float, y: float) -> tuple[float, float]:  # input -> output, centre at (0, 0)
-            theta, r = (x / w - 0.5) * span, radius + side * (h / 2 - y)
-            return r * math.sin(theta), -side * r * math.cos(theta)
-
-        edge = [forward(x, y) for x in (w * i / 32 for i in range(33)) for y in (0, h)]
-        left, top = min(x for x, _ in edge), min(y for _, y in edge)
-        out_w, out_h = math.ceil(max(x for x, _ in edge) - left), math.ceil(max(y for _, y in edge) - top)
+        arc = Arc(w, h, span, radius=max(w / span, h), arched=arched)  # a circle no tighter than the word is tall
+        side = 1.0 if arched else -1.0
+        left, top, right, bottom = arc.bounds()
 
         def back(px: float, py: float) -> tuple[float, float]:  # output pixel -> input point
             x, y = px + left, py + top
             theta, r = math.atan2(x, -side * y), math.hypot(x, y)
-            return (theta / span + 0.5) * w, h / 2 - side * (r - radius)
+            return (theta / span + 0.5) * w, h / 2 - side * (r - arc.radius)
 
-        across, down = ARC_TILES  # tile edges on whole pixels, each tile at least one wide and high
-        xs = sorted({out_w * i // across for i in range(across + 1)})
-        ys = sorted({out_h * j // down for j in range(down + 1)})
-        mesh = []
-        for x0, x1 in zip(xs, xs[1:]):
-            for y0, y1 in zip(ys, ys[1:]):
-                corners = (back(x0, y0), back(x0, y1), back(x1, y1), back(x1, y0))  # PIL's MESH order
-                mesh.append(((x0, y0, x1, y1), [c for xy in corners for c in xy]))
-        return image.transform((out_w, out_h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
+        size = (math.ceil(right - left), math.ceil(bottom - top))
+        return mesh_warp(image, size, back, ARC_TILES, fill)
 
     def _jitter(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
         """Cut into or pad each side by up to ``max_jitter`` of the width / height."""

@@ -40,6 +40,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "has native bf16, else fp32")
     parser.add_argument("--second-look", action=argparse.BooleanOptionalAction, default=True,
                         help="read words read unsure from crowded steps again, stretched wider (ocr/reading/second_look.py)")
+    parser.add_argument("--unbend", action=argparse.BooleanOptionalAction, default=True,
+                        help="read words read unsure that may run along an arc again, laid straight (ocr/reading/unbend.py)")
     parser.add_argument("--second-opinion", default="auto", metavar="CHECKPOINT",
                         help="a second model that reads the words read unsure again, the two networks' readings "
                              "averaged (ocr/reading/second_opinion.py): a checkpoint of the same charset, none, or "
@@ -51,7 +53,7 @@ def load_recognizer(args: argparse.Namespace) -> Recognizer:
     return or_exit(lambda: Recognizer.load(
         args.checkpoint, batch_size=args.batch_size, decoder=args.decoder, beam_width=args.beam_width,
         lexicon=args.lexicon, backend=args.backend, precision=args.precision, language_model=args.language_model,
-        second_look=args.second_look, second_opinion=args.second_opinion))
+        second_look=args.second_look, second_opinion=args.second_opinion, unbend=args.unbend))
 
 
 def predict_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from ocr.reading.lines import batch_word_gaps, insert_spaces
 from ocr.reading.loaded import LoadedModel
 from ocr.reading.second_look import SecondLook, in_steps_of
 from ocr.reading.second_opinion import Revision, SecondOpinion, as_read, check_compatible
+from ocr.reading.unbend import Unbend
 from ocr.text.decoders import Decoder, build_decoder
 from ocr.text.decoding import Prediction
 
@@ -111,7 +112,7 @@ class Recognizer:
 
     def __init__(self, loaded: LoadedModel, decoder: Decoder, *, batch_size: int = 64, precision: str = "fp32",
                  max_width: int = MAX_LINE_WIDTH, second_look: SecondLook | None = SecondLook(),
-                 second_opinion: SecondOpinion | None = None) -> None:
+                 second_opinion: SecondOpinion | None = None, unbend: Unbend | None = Unbend()) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -124,7 +125,7 @@ class Recognizer:
                                      trained.channels)
         self.spaces_from_gaps = " " not in self.charset.chars
         self.batch_size, self.precision, self.second_look = batch_size, precision, second_look
-        self.second_opinion = second_opinion
+        self.second_opinion, self.unbend = second_opinion, unbend
         self.decode = decoder
         self.model = model
 
@@ -148,7 +149,7 @@ class Recognizer:
              beam_width: int = 10, lexicon: str | Path | list[str] | None = None,
              backend: str = "auto", precision: str = "auto", max_width: int = MAX_LINE_WIDTH,
              language_model: str | Path = DEFAULT_LM, second_look: bool = True,
-             second_opinion: str | Path | None = "auto") -> "Recognizer":
+             second_opinion: str | Path | None = "auto", unbend: bool = True) -> "Recognizer":
         """Load ``checkpoint`` (default: the shipped model); raises CheckpointError if unusable.
 
         ``decoder``: ``lm`` (best path; words read with confidence below a threshold searched
@@ -184,6 +185,8 @@ class Recognizer:
         (:class:`~ocr.reading.second_opinion.SecondOpinion`), loaded with the same ``backend``
         and ``precision``; ``auto``: the shipped one when reading with the shipped model, else
         none; ``None`` or ``none``: none.
+        ``unbend``: unsure words that may run along an arc are read again laid straight
+        (:class:`~ocr.reading.unbend.Unbend`).
         """
         path = Path(checkpoint or DEFAULT_MODEL)
         if backend not in BACKENDS:
@@ -197,7 +200,8 @@ class Recognizer:
         decode = build_decoder(decoder, loaded.charset, beam_width=beam_width, lexicon=lexicon,
                                language_model=language_model)
         return cls(loaded, decode, batch_size=batch_size, precision=run_precision, max_width=max_width,
-                   second_look=SecondLook() if second_look else None, second_opinion=opinion)
+                   second_look=SecondLook() if second_look else None, second_opinion=opinion,
+                   unbend=Unbend() if unbend else None)
 
     def read(self, images: ImageSource | Iterable[ImageSource]) -> list[Prediction]:
         """Read images: paths, PIL images or numpy arrays (``HxW``, ``HxWx3``, ``HxWx4``;
@@ -218,7 +222,8 @@ class Recognizer:
 
         An image at least :data:`TALL` (1.5) times as tall as wide may hold a word written
         along its height: it is also read turned 90 degrees each way, and the most confident
-        reading wins. So does it for the :attr:`second_look` at a word read unsure.
+        reading wins. So does it for the :attr:`second_look` at a word read unsure, and
+        for the readings :attr:`unbend` makes of it laid straight.
         """
         it = iter([images] if isinstance(images, SINGLE_INPUTS) else images)
         while chunk := list(islice(it, self.batch_size * SORT_WINDOW_BATCHES)):
@@ -240,6 +245,8 @@ class Recognizer:
                     results[i], seen[i] = prediction, view
             if self.second_look:
                 self._look_again(results, seen)
+            if self.unbend:
+                self._read_unbent(results, seen)
             yield from zip(chunk, results)
 
     def _look_again(self, results: list, seen: dict[int, Image.Image]) -> None:
@@ -251,6 +258,24 @@ class Recognizer:
         for i, prediction in zip(again, self._predict([seen[i] for i in again], look.stretch)):
             if prediction.confidence > results[i].confidence:
                 results[i] = in_steps_of(prediction, widths[i] / target_width(*seen[i].size, look.stretch))
+
+    def _read_unbent(self, results: list, seen: dict[int, Image.Image]) -> None:
+        """Replace the readings :attr:`unbend` wants with the most confident reading of their
+        view laid straight along an arc, where it beats them by the unbend's margin."""
+        unbend, target_width = self.unbend, self.preprocess.target_width
+        owners, views = [], []
+        for i, view in seen.items():
+            if unbend.wants(results[i], view):
+                straight = unbend.views(view)
+                owners += [i] * len(straight)
+                views += straight
+        first = {i: results[i] for i in owners}
+        readings = self._predict(views)
+        if self.second_look:  # an arc unbent along another span may leave its letters crowded
+            self._look_again(readings, dict(enumerate(views)))
+        for i, view, prediction in zip(owners, views, readings):
+            if unbend.prefers(prediction, first[i]) and prediction.confidence > results[i].confidence:
+                results[i] = in_steps_of(prediction, target_width(*seen[i].size) / target_width(*view.size))
 
     def _predict(self, images: list[Image.Image], stretch: float = 1.0) -> list[Prediction]:
         """Predictions for loaded images (made ``stretch`` times wider), batched by similar

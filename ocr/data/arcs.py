@@ -1,0 +1,59 @@
+"""Words on circles: where the points of a straight word land when it is laid along an arc,
+and images warped through such a mapping.
+
+Training lays real crops along arcs (``arc`` in :mod:`ocr.data.augment`); reading lays a word
+read unsure straight again (:mod:`ocr.reading.unbend`). Both use :class:`Arc`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+Point = tuple[float, float]
+EDGE_SAMPLES = 32  # the arc's bounding box is found from this many points along each edge
+
+
+@dataclass(frozen=True)
+class Arc:
+    """A straight word ``width`` x ``height`` laid along a circle: its middle line, of radius
+    ``radius``, spans ``span`` radians and keeps its length; ``arched``: the circle's centre
+    below the word (letter tops outward, as on the top of a badge), else above it (sagging).
+    Each letter turns with the circle."""
+
+    width: float
+    height: float
+    span: float
+    radius: float
+    arched: bool
+
+    def point(self, x: float, y: float) -> Point:
+        """Where the word's point ``(x, y)`` lands, the circle's centre at ``(0, 0)``."""
+        side = 1.0 if self.arched else -1.0  # arched: y grows towards the centre; sagging: away from it
+        theta, r = (x / self.width - 0.5) * self.span, self.radius + side * (self.height / 2 - y)
+        return r * math.sin(theta), -side * r * math.cos(theta)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, top, right, bottom)`` of the laid word, as :meth:`point` places it."""
+        edge = [self.point(self.width * i / EDGE_SAMPLES, y)
+                for i in range(EDGE_SAMPLES + 1) for y in (0.0, self.height)]
+        xs, ys = [x for x, _ in edge], [y for _, y in edge]
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+def mesh_warp(image: Image.Image, size: tuple[int, int], source: Callable[[float, float], Point],
+              tiles: tuple[int, int], fill) -> Image.Image:
+    """An image of ``size`` whose pixel ``(x, y)`` shows ``image`` at ``source(x, y)``, drawn as
+    ``tiles`` (across, down) straight-edged pieces; uncovered parts filled with ``fill``."""
+    out_w, out_h = size
+    across, down = tiles  # tile edges on whole pixels, each tile at least one wide and high
+    xs = sorted({out_w * i // across for i in range(across + 1)})
+    ys = sorted({out_h * j // down for j in range(down + 1)})
+    mesh = []
+    for x0, x1 in zip(xs, xs[1:]):
+        for y0, y1 in zip(ys, ys[1:]):
+            corners = (source(x0, y0), source(x0, y1), source(x1, y1), source(x1, y0))  # PIL's MESH order
+            mesh.append(((x0, y0, x1, y1), [c for xy in corners for c in xy]))
+    return image.transform(size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
