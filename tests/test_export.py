@@ -56,18 +56,23 @@ def test_onnx_backend_reads_like_pytorch(tiny_checkpoint, tmp_path):
         assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
 
 
-def test_int8_export_of_the_default_model_reads_like_pytorch(tmp_path):
+@pytest.mark.parametrize("fmt, weight_bits", [("onnx-int8", 8), ("onnx-int8-7bit", 7)])
+def test_int8_export_of_the_default_model_reads_like_pytorch(fmt, weight_bits, tmp_path):
+    import numpy as np
+    import onnx
+    from onnx.numpy_helper import to_array
+
     from ocr import Recognizer
     from ocr.assets import DEFAULT_MODEL
     from tests.conftest import SAMPLES
 
     paths = sorted(SAMPLES.glob("*.*g"))
-    import onnx
-
-    int8 = export(DEFAULT_MODEL, "onnx-int8", tmp_path / "int8.onnx")
+    int8 = export(DEFAULT_MODEL, fmt, tmp_path / "int8.onnx")
     graph = onnx.load(str(int8)).graph
     int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) >= 2]
     assert len(int8_weights) == 8 + 4  # seven convolutions, the output layer, two LSTM layers' W and R
+    largest = max(int(np.abs(to_array(t).astype(np.int16)).max()) for t in int8_weights)
+    assert 2 ** (weight_bits - 2) < largest <= 2 ** (weight_bits - 1)  # each weight tensor's range used fully
     ops = {node.op_type for node in onnx_nodes(graph)}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
     # a shape is read off the quantised tensor, not off an fp32 copy made only to give it

@@ -153,22 +153,33 @@ def test_precisions_a_backend_cannot_run_are_refused(tmp_path):
         Recognizer.load(precision="fp8")
 
 
-def test_auto_backend_runs_the_shipped_int8_export_of_the_shipped_model(monkeypatch):
+@pytest.mark.parametrize("kernels, shipped_file", [("vnni", "default.int8.onnx"), ("avx2", "default.int8-7bit.onnx")])
+def test_auto_backend_runs_the_shipped_int8_export_for_the_cpu(kernels, shipped_file, monkeypatch):
     import ocr.reading.backends
-    from ocr.assets import DEFAULT_MODEL
-    from ocr.reading.backends import OnnxModel
+    from ocr.assets import DEFAULT_MODEL, DEFAULT_SECOND_OPINION
+    from ocr.reading.backends import OnnxModel, int8_export_of
     from ocr.reading.loaded import file_sha256
-    from ocr.reading.recognizer import int8_export_of
 
-    shipped = int8_export_of(DEFAULT_MODEL)
-    assert ocr.reading.backends.load_onnx(shipped).hparams["source_sha256"] == file_sha256(DEFAULT_MODEL)
-    monkeypatch.setattr(ocr.reading.backends, "has_int8_dot_product", lambda: True)
+    for checkpoint in (DEFAULT_MODEL, DEFAULT_SECOND_OPINION):  # both shipped networks have both exports
+        export = int8_export_of(checkpoint, kernels)
+        assert ocr.reading.backends.load_onnx(export).hparams["source_sha256"] == file_sha256(checkpoint)
+    assert int8_export_of(DEFAULT_MODEL, kernels).name == shipped_file
+    monkeypatch.setattr(ocr.reading.backends, "int8_kernels", lambda: kernels)
+    loaded = []
+    load_onnx = ocr.reading.backends.load_onnx
+    monkeypatch.setattr(ocr.reading.backends, "load_onnx", lambda path: loaded.append(path.name) or load_onnx(path))
     fast = Recognizer.load(backend="auto", precision="auto")
-    assert isinstance(fast.model, OnnxModel) and fast.precision == "int8"
+    assert isinstance(fast.model, OnnxModel) and fast.precision == "int8" and loaded[0] == shipped_file
     paths = sorted(SAMPLES.glob("*.*g"))
     full = Recognizer.load(precision="fp32").read(paths)
     assert sum(a.text == b.text for a, b in zip(full, fast.read(paths))) >= len(paths) - 1
-    monkeypatch.setattr(ocr.reading.backends, "has_int8_dot_product", lambda: False)  # no VNNI: PyTorch
+
+
+def test_auto_backend_reads_with_pytorch_where_no_int8_export_suits_the_cpu(monkeypatch):
+    import ocr.reading.backends
+    from ocr.reading.backends import OnnxModel
+
+    monkeypatch.setattr(ocr.reading.backends, "int8_kernels", lambda: None)  # not x86: PyTorch
     assert not isinstance(Recognizer.load(backend="auto", precision="auto").model, OnnxModel)
 
 
@@ -177,9 +188,9 @@ def test_auto_backend_ignores_an_export_of_another_checkpoint(tiny_checkpoint, t
 
     import ocr.reading.backends
     from ocr.assets import DEFAULT_MODEL
-    from ocr.reading.recognizer import int8_export_of
+    from ocr.reading.backends import int8_export_of
 
-    monkeypatch.setattr(ocr.reading.backends, "has_int8_dot_product", lambda: True)
+    monkeypatch.setattr(ocr.reading.backends, "int8_kernels", lambda: "vnni")
     checkpoint = tmp_path / "mine.ckpt"
     shutil.copy(tiny_checkpoint, checkpoint)
     shutil.copy(int8_export_of(DEFAULT_MODEL), tmp_path / "mine.int8.onnx")

@@ -79,6 +79,6 @@ def test_sure_words_are_never_read_again(tiny_checkpoint, monkeypatch):
 
 def test_the_default_model_reads_a_sample_word_laid_along_an_arc_surely():
     bent = PhotoAugment({"arc": 1.0}, arc_degrees=(150, 150))(Image.open(SAMPLES / "simply.jpg"), random.Random(0))
-    assert Recognizer.load(unbend=False).read(bent)[0].confidence < 0.1
+    assert Recognizer.load(unbend=False).read(bent)[0].confidence < 0.5  # unsure: it may be on an arc
     straightened = Recognizer.load().read(bent)[0]
     assert straightened.text == "simply" and straightened.confidence > 0.9

@@ -161,30 +161,51 @@ def load_onnx(path: str | Path) -> LoadedModel:
     return LoadedModel(model, charset, Preprocess(**spec), hparams)
 
 
-def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
-    """Export a PyTorch checkpoint to a temporary ONNX file (int8-quantised with ``int8``:
-    a few seconds of calibration, see :mod:`ocr.reading.quantization`) and load that."""
-    from ocr.reading.export import export
-
-    with tempfile.TemporaryDirectory() as folder:
-        return load_onnx(export(checkpoint, "onnx-int8" if int8 else "onnx", Path(folder) / "model.onnx"))
+# the int8 export for each kind of x86 CPU (int8_kernels), beside its checkpoint X.ckpt
+INT8_SUFFIXES = {"vnni": ".int8.onnx", "avx2": ".int8-7bit.onnx"}
+INT8_FORMATS = {"vnni": "onnx-int8", "avx2": "onnx-int8-7bit"}
 
 
-def has_int8_dot_product() -> bool:
-    """True on x86 CPUs with VNNI, the int8 dot-product instructions onnxruntime's int8 kernels
-    are fast and exact with (without them, full-range 8-bit weights can saturate)."""
+def int8_kernels() -> str | None:
+    """Which int8 export this CPU's onnxruntime kernels read exactly and fast: ``vnni`` (x86
+    with the int8 dot-product instructions: full 8-bit weights), ``avx2`` (x86 without them:
+    their kernels can saturate on 8-bit weights, so 7-bit ones), or None (other CPUs)."""
     try:
         flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
-        return False
-    return bool(flags & {"avx512_vnni", "avx_vnni"})
+        return None
+    if flags & {"avx512_vnni", "avx_vnni"}:
+        return "vnni"
+    return "avx2" if "avx2" in flags else None
 
 
-def fast_int8(onnx_path: Path, checkpoint: Path) -> LoadedModel | None:
-    """The int8 export ``onnx_path`` of ``checkpoint``, where it is the fastest correct way to run
-    that model here: onnxruntime installed, a CPU with VNNI, and the file exported from exactly
-    this checkpoint (SHA-256). Otherwise None (a stale export is named in a warning)."""
-    if not onnx_path.is_file() or importlib.util.find_spec("onnxruntime") is None or not has_int8_dot_product():
+def int8_export_of(checkpoint: Path, kernels: str = "vnni") -> Path:
+    """Where the int8 ONNX export of ``checkpoint`` for CPUs of ``kernels`` is looked for:
+    ``X.ckpt`` -> ``X.int8.onnx`` (VNNI) or ``X.int8-7bit.onnx`` (AVX2 without VNNI)."""
+    return checkpoint.with_suffix(INT8_SUFFIXES[kernels])
+
+
+def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
+    """Export a PyTorch checkpoint to a temporary ONNX file (int8-quantised with ``int8``,
+    with 7-bit weights on CPUs without VNNI: a few seconds of calibration, see
+    :mod:`ocr.reading.quantization`) and load that."""
+    from ocr.reading.export import export
+
+    fmt = INT8_FORMATS["avx2" if int8_kernels() == "avx2" else "vnni"] if int8 else "onnx"
+    with tempfile.TemporaryDirectory() as folder:
+        return load_onnx(export(checkpoint, fmt, Path(folder) / "model.onnx"))
+
+
+def fast_int8(checkpoint: Path) -> LoadedModel | None:
+    """The int8 export of ``checkpoint`` for this CPU (:func:`int8_export_of`), where it is the
+    fastest correct way to run that model here: onnxruntime installed, an x86 CPU with VNNI or
+    AVX2, and the file exported from exactly this checkpoint (SHA-256). Otherwise None (a
+    stale export is named in a warning)."""
+    kernels = int8_kernels()
+    if kernels is None or importlib.util.find_spec("onnxruntime") is None:
+        return None
+    onnx_path = int8_export_of(checkpoint, kernels)
+    if not onnx_path.is_file():
         return None
     loaded = load_onnx(onnx_path)
     if loaded.hparams["source_sha256"] != file_sha256(checkpoint):

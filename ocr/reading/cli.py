@@ -32,8 +32,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="letter model for --decoder lm (python -m ocr.text.build_language_model; the shipped one is English)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="PyTorch or onnxruntime (a .onnx checkpoint implies onnx); auto: the checkpoint's "
-                             "int8 export beside it (X.int8.onnx, shipped for the default model) where onnxruntime "
-                             "is installed and the CPU has VNNI, else PyTorch")
+                             "int8 export beside it for this CPU (X.int8.onnx with VNNI, X.int8-7bit.onnx on other "
+                             "x86 CPUs with AVX2; both shipped for the default model) where onnxruntime is "
+                             "installed, else PyTorch")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="fp32; bf16 autocast (torch); int8: torch dynamic quantisation of RNN/linear, or onnx "
                              "int8 convolutions, linear and LSTM (ocr/quantization.py); auto: bf16 where the CPU "

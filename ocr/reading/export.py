@@ -1,6 +1,6 @@
 """Export a checkpoint for deployment: ONNX or TorchScript, dynamic batch and width.
 
-    python -m ocr.reading.export [--checkpoint X.ckpt] --format onnx|onnx-int8|torchscript --out F
+    python -m ocr.reading.export [--checkpoint X.ckpt] --format onnx|onnx-int8|onnx-int8-7bit|torchscript --out F
 
 Without ``--checkpoint`` the shipped default model is exported.
 
@@ -11,8 +11,10 @@ valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are st
 ONNX file's metadata (``ocr.charset``, ``ocr.input``; also ``ocr.precision`` and the
 checkpoint's SHA-256, ``ocr.source_sha256``) and in a ``.json`` beside a TorchScript file.
 ``onnx-int8`` is the ONNX model in int8: convolutions and linear layer quantised statically
-(calibrated on rendered words), the LSTM dynamically (ocr/quantization.py). Exported as
-``X.int8.onnx`` beside ``X.ckpt``, it is what ``--backend auto`` runs (ocr/backends.py).
+(calibrated on rendered words), the LSTM dynamically (ocr/quantization.py); ``onnx-int8-7bit``
+the same with 7-bit weights, for x86 CPUs without VNNI (whose int8 kernels can saturate on
+8-bit weights). Exported as ``X.int8.onnx`` and ``X.int8-7bit.onnx`` beside ``X.ckpt``, they
+are what ``--backend auto`` runs on such CPUs (ocr/reading/backends.py).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from ocr.reading.checkpoint import load_model
 from ocr.reading.loaded import file_sha256
 from ocr.reading.exits import or_exit
 
-FORMATS = ("onnx", "onnx-int8", "torchscript")
+FORMATS = ("onnx", "onnx-int8", "onnx-int8-7bit", "torchscript")
 
 
 def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
@@ -49,7 +51,8 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"ocr.charset": json.dumps(loaded.charset.to_config()), "ocr.input": json.dumps(spec),
-            "ocr.precision": "int8" if fmt == "onnx-int8" else "fp32", "ocr.source_sha256": file_sha256(checkpoint)}
+            "ocr.precision": "int8" if fmt.startswith("onnx-int8") else "fp32",
+            "ocr.source_sha256": file_sha256(checkpoint)}
     if fmt == "torchscript":
         with torch.no_grad(), known_warnings_silenced():
             traced = torch.jit.trace(model, example, check_trace=False)
@@ -63,7 +66,7 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
 
         with tempfile.TemporaryDirectory() as folder:
             fp32 = _export_onnx(model, example, Path(folder) / "fp32.onnx")
-            quantize_onnx(fp32, out, calibration_batches(loaded))
+            quantize_onnx(fp32, out, calibration_batches(loaded), seven_bit=fmt == "onnx-int8-7bit")
     _finish_onnx(out, meta)
     return out
 

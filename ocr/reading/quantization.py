@@ -57,10 +57,12 @@ def _root_logger_quiet() -> Iterator[None]:
         root.setLevel(level)
 
 
-def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]]) -> Path:
+def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[str, np.ndarray]],
+                  seven_bit: bool = False) -> Path:
     """Write an int8 copy of ``fp32_model`` to ``out``: convolutions and linear layer static
     (activation ranges from ``batches``), the LSTM dynamic. A rectifier stays fp32: its
-    sampling grid needs sub-pixel precision."""
+    sampling grid needs sub-pixel precision. ``seven_bit``: weights in 7 bits (onnxruntime's
+    ``reduce_range``), which x86 CPUs without VNNI multiply without saturating."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -83,11 +85,12 @@ def quantize_onnx(fp32_model: str | Path, out: str | Path, batches: list[dict[st
         quantize_static(
             str(fp32_model), str(convolutions), Reader(), quant_format=QuantFormat.QDQ,
             op_types_to_quantize=QUANTIZED_OPS, per_channel=True, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, nodes_to_exclude=_rectifier_nodes(fp32_model),
+            weight_type=QuantType.QInt8, nodes_to_exclude=_rectifier_nodes(fp32_model), reduce_range=seven_bit,
         )
         _shapes_read_quantized(convolutions)
         # the LSTM's weights too, its activations quantised on the fly (DynamicQuantizeLSTM)
-        quantize_dynamic(str(convolutions), str(out), op_types_to_quantize=["LSTM"], weight_type=QuantType.QInt8)
+        quantize_dynamic(str(convolutions), str(out), op_types_to_quantize=["LSTM"], weight_type=QuantType.QInt8,
+                         reduce_range=seven_bit)
     return Path(out)
 
 

@@ -42,11 +42,6 @@ MIN_BATCH = 8
 TALL = 1.5
 
 
-def int8_export_of(checkpoint: Path) -> Path:
-    """Where an int8 ONNX export of ``checkpoint`` is looked for: ``X.ckpt`` -> ``X.int8.onnx``."""
-    return checkpoint.with_suffix(".int8.onnx")
-
-
 def orientations(image: Image.Image) -> list[Image.Image]:
     """The image, plus both quarter turns when it is at least :data:`TALL` times as tall as wide."""
     if image.height < TALL * image.width:
@@ -58,7 +53,7 @@ def load_network(path: Path, backend: str, precision: str) -> tuple[LoadedModel,
     """The model file ``path`` loaded as :meth:`Recognizer.load` describes for ``backend`` and
     ``precision``, and the precision to run it in (``auto`` for an int8 export found beside it)."""
     if backend == "auto" and path.suffix != ".onnx" and precision in ("auto", "int8"):
-        if (fast := fast_int8(int8_export_of(path), path)) is not None:
+        if (fast := fast_int8(path)) is not None:
             return fast, "auto"  # the export runs in the precision it was made with
     if path.suffix == ".onnx":
         if precision == "int8":
@@ -163,9 +158,10 @@ class Recognizer:
         ``backend``: ``torch``, or ``onnx`` (onnxruntime; a ``.ckpt`` is exported on the fly,
         a ``.onnx`` from ``python -m ocr.reading.export`` is used as is), or ``auto`` (what predict.py
         and evaluate.py use): with precision ``auto`` or ``int8``, the int8 export beside the
-        checkpoint (``X.ckpt`` -> ``X.int8.onnx``, shipped for the default model) where
-        onnxruntime is installed, the CPU has VNNI and the export came from this very
-        checkpoint; else PyTorch.
+        checkpoint for this CPU (``X.ckpt`` -> ``X.int8.onnx`` with VNNI, ``X.int8-7bit.onnx``
+        on other x86 CPUs with AVX2; both shipped for the default model,
+        :func:`~ocr.reading.backends.fast_int8`) where onnxruntime is installed and the export
+        came from this very checkpoint; else PyTorch.
         ``precision``: ``fp32``; ``bf16`` (autocast, PyTorch backend); ``int8``: with PyTorch,
         dynamic quantisation of the RNN and linear layers; with onnxruntime, static
         quantisation of the convolutions and linear layer, calibrated on rendered words,
