@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from ocr.data.lmdb_store import LmdbWords, write_lmdb  # noqa: E402
 from ocr.data.prerender import at_height  # noqa: E402
 from ocr.text.charset import Charset  # noqa: E402
-from ocr.train.wiring import build_datamodule, build_system  # noqa: E402
+from ocr.train.wiring import build_datamodule, build_system, resolved_precision  # noqa: E402
 
 WARMUP, STEPS = 5, 25
 
@@ -79,7 +79,7 @@ def model_step(cfg: DictConfig, compile_model: bool = False) -> float:
     loader = iter(datamodule.train_dataloader())
     batches = [next(loader) for _ in range(WARMUP + STEPS)]  # the same batches the whole loop sees
     optimizer = torch.optim.AdamW(system.parameters(), 1e-4)
-    bf16 = str(cfg.trainer.precision).startswith("bf16")
+    bf16 = str(resolved_precision(cfg.trainer.precision)).startswith("bf16")
     times = []
     for step in range(WARMUP + STEPS):
         batch = batches[step]
@@ -108,7 +108,7 @@ def whole_loop(cfg: DictConfig) -> float:
     system = build_system(cfg)
     datamodule = build_datamodule(cfg, system.charset)
     timer = StepTimer()
-    trainer = L.Trainer(max_steps=WARMUP + STEPS + 1, precision=cfg.trainer.precision, logger=False,
+    trainer = L.Trainer(max_steps=WARMUP + STEPS + 1, precision=resolved_precision(cfg.trainer.precision), logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, callbacks=[timer], reload_dataloaders_every_n_epochs=1)
     trainer.fit(system, datamodule=datamodule)

@@ -9,10 +9,12 @@ def run_folders(root: Path) -> list[Path]:
 
 
 def test_train_cli_writes_a_complete_run_folder(tmp_path):
-    result = run_script("train.py", *TINY, "rnn=gru", "loss=ce", f"hydra.run.dir={tmp_path}/run")
+    result = run_script("train.py", *TINY, "rnn=gru", "loss=ce", "trainer.precision=auto", f"hydra.run.dir={tmp_path}/run")
     assert result.returncode == 0, result.stderr[-2000:]
     run = tmp_path / "run"
     assert "cell: gru" in (run / "config.yaml").read_text()
+    from ocr.train.wiring import resolved_precision
+    assert f"precision: {resolved_precision('auto')}" in (run / "config.yaml").read_text()  # what it ran in
     assert "${" not in (run / "config.yaml").read_text()  # resolved
     assert (run / "checkpoints" / "best.ckpt").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
     header = (run / "metrics.csv").read_text().splitlines()[0]
@@ -98,3 +100,14 @@ def test_help_describes_the_command_and_lists_the_groups_without_private_configs
     assert "  rnn: gru, lstm, rnn\n" in head and "  experiment: cells, clipping," in head
     assert "_common" not in head and "_bptt_budget" not in head  # files other configs build on
     assert "trainer:" in config and "max_steps:" in config
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    import ocr.train.wiring
+    from ocr.train.wiring import resolved_precision
+
+    monkeypatch.setattr(ocr.train.wiring, "fastest_precision", lambda: "bf16")  # AVX-512
+    assert resolved_precision("auto") == "bf16-mixed"
+    monkeypatch.setattr(ocr.train.wiring, "fastest_precision", lambda: "fp32")  # AVX2: bf16 emulated, 9x slower
+    assert resolved_precision("auto") == "32-true"
+    assert resolved_precision("bf16-mixed") == "bf16-mixed" and resolved_precision(32) == 32  # asked for: kept

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from ocr.assets import checkpoint_path
 from ocr.data.transforms import Preprocess
 from ocr.reading.checkpoint import remove_stale_temporaries
+from ocr.reading.torch_backend import fastest_precision
 from ocr.text.charset import Charset
 from ocr.train.checkpoint_io import AtomicCheckpointIO, SaveOnInterrupt, check_resumable, init_from_checkpoint
 from ocr.train.config_checks import ConfigError, check_config, refuse_other_run
@@ -53,6 +54,16 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
+def resolved_precision(precision: str | int | None) -> str | int | None:
+    """``trainer.precision`` as Lightning takes it: ``auto`` becomes ``bf16-mixed`` where the
+    CPU computes bf16 natively (oneDNN on AVX-512), else ``32-true`` (emulated bf16 made the
+    quick try's steps 9 times slower on an AVX2 CPU: docs/speed_log.md, session 31); other
+    values stay as they are."""
+    if precision != "auto":
+        return precision
+    return "bf16-mixed" if fastest_precision() == "bf16" else "32-true"
+
+
 def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     """Train as configured, writing checkpoints, the resolved config and metrics.csv under ``run_dir``.
 
@@ -68,6 +79,9 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     for stale in remove_stale_temporaries(ckpt_dir) if ckpt_dir.is_dir() else []:
         log.info("removed %s, a partial checkpoint left by a killed run", stale)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if (precision := resolved_precision(cfg.trainer.precision)) != cfg.trainer.precision:
+        log.info("trainer.precision=%s: %s on this CPU", cfg.trainer.precision, precision)
+        cfg.trainer.precision = precision  # the run's config.yaml records what it ran in
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     system = build_system(cfg)
