@@ -191,7 +191,7 @@ def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
     :mod:`ocr.reading.quantization`) and load that."""
     from ocr.reading.export import export
 
-    fmt = INT8_FORMATS["avx2" if int8_kernels() == "avx2" else "vnni"] if int8 else "onnx"
+    fmt = INT8_FORMATS.get(int8_kernels(), "onnx-int8") if int8 else "onnx"
     with tempfile.TemporaryDirectory() as folder:
         return load_onnx(export(checkpoint, fmt, Path(folder) / "model.onnx"))
 
