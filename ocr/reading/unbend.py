@@ -1,8 +1,8 @@
 """Unbending: a word read unsure is read again laid straight, as if it ran along an arc.
 
 Lettering on badges and arched signs runs along a circle, and its crop is the arc's bounding
-box; the network, which reads columns left to right, reads such words poorly (half of them
-at a third of a circle). A crop of a word on an arc of a given span, arched or sagging, can
+box; the network, which reads columns left to right, reads such words poorly (about half of
+the held-out real crops laid along a third of a circle right, a quarter along a half). A crop of a word on an arc of a given span, arched or sagging, can
 be laid straight again: its width and height fix the circle (:func:`unbent`). The span is
 not known, so an unsure, not very wide word is read again unbent along one span both ways,
 and an unbent reading replaces the first only when it is much more confident: straight words
