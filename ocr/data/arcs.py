@@ -35,6 +35,12 @@ class Arc:
         theta, r = (x / self.width - 0.5) * self.span, self.radius + side * (self.height / 2 - y)
         return r * math.sin(theta), -side * r * math.cos(theta)
 
+    def locate(self, x: float, y: float) -> Point:
+        """The word's point that :meth:`point` places at ``(x, y)`` (its inverse)."""
+        side = 1.0 if self.arched else -1.0
+        theta, r = math.atan2(x, -side * y), math.hypot(x, y)
+        return (theta / self.span + 0.5) * self.width, self.height / 2 - side * (r - self.radius)
+
     def bounds(self) -> tuple[float, float, float, float]:
         """``(left, top, right, bottom)`` of the laid word, as :meth:`point` places it."""
         edge = [self.point(self.width * i / EDGE_SAMPLES, y)

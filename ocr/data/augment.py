@@ -56,16 +56,16 @@ class PhotoAugment:
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
         if self._chance(rng, "warp"):
-            image = self._warp(image, _mean_colour(image), rng)
+            image = self._warp(image, mean_colour(image), rng)
         if self._chance(rng, "tilt"):
             angle = rng.uniform(*self.tilt_degrees) * rng.choice((-1, 1))
-            image = image.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=_mean_colour(image))
+            image = image.rotate(angle, Image.Resampling.BILINEAR, expand=True, fillcolor=mean_colour(image))
         if self._chance(rng, "curve"):
-            image = self._curve(image, _mean_colour(image), rng)
+            image = self._curve(image, mean_colour(image), rng)
         if self._chance(rng, "arc"):
-            image = self._arc(image, _mean_colour(image), rng)
+            image = self._arc(image, mean_colour(image), rng)
         if self._chance(rng, "jitter"):
-            image = self._jitter(image, _mean_colour(image), rng)
+            image = self._jitter(image, mean_colour(image), rng)
         if self._chance(rng, "low_res"):
             h = rng.randint(8, 20)
             if h < image.height:
@@ -134,16 +134,9 @@ class PhotoAugment:
         span = math.radians(rng.uniform(*self.arc_degrees))
         arched = rng.random() < 0.5
         arc = Arc(w, h, span, radius=max(w / span, h), arched=arched)  # a circle no tighter than the word is tall
-        side = 1.0 if arched else -1.0
         left, top, right, bottom = arc.bounds()
-
-        def back(px: float, py: float) -> tuple[float, float]:  # output pixel -> input point
-            x, y = px + left, py + top
-            theta, r = math.atan2(x, -side * y), math.hypot(x, y)
-            return (theta / span + 0.5) * w, h / 2 - side * (r - arc.radius)
-
         size = (math.ceil(right - left), math.ceil(bottom - top))
-        return mesh_warp(image, size, back, ARC_TILES, fill)
+        return mesh_warp(image, size, lambda x, y: arc.locate(x + left, y + top), ARC_TILES, fill)
 
     def _jitter(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
         """Cut into or pad each side by up to ``max_jitter`` of the width / height."""
@@ -159,6 +152,6 @@ class PhotoAugment:
         return out
 
 
-def _mean_colour(image: Image.Image):
+def mean_colour(image: Image.Image):
     """The image's mean gray level or RGB colour: what geometry fills uncovered corners with."""
     return image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))

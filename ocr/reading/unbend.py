@@ -2,8 +2,9 @@
 
 Lettering on badges and arched signs runs along a circle, and its crop is the arc's bounding
 box; the network, which reads columns left to right, reads such words poorly (about half of
-the held-out real crops laid along a third of a circle right, a quarter along a half). A crop of a word on an arc of a given span, arched or sagging, can
-be laid straight again: its width and height fix the circle (:func:`unbent`). The span is
+the held-out real crops laid along a third of a circle right, a quarter along a half). A crop
+of a word on an arc of a given span, arched or sagging, can be laid straight again: its
+width and height fix the circle (:func:`unbent`). The span is
 not known, so an unsure, not very wide word is read again unbent along one span both ways,
 and an unbent reading replaces the first only when it is much more confident: straight words
 keep their readings, and most calls pay nothing. Settings chosen on the real crops that
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ocr.data.arcs import Arc, mesh_warp
+from ocr.data.augment import mean_colour
 from ocr.text.decoding import Prediction
 
 TILES = (24, 2)  # the straightened word is drawn as this many pieces (across, down)
@@ -43,8 +45,7 @@ def unbent(image: Image.Image, span_degrees: float, arched: bool) -> Image.Image
         px, py = arc.point(x, y)
         return (px - left) * scale_x, (py - top) * scale_y
 
-    fill = image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-    return mesh_warp(image, straight, source, TILES, fill)
+    return mesh_warp(image, straight, source, TILES, mean_colour(image))
 
 
 @dataclass(frozen=True)
