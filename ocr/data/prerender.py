@@ -4,20 +4,24 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import OmegaConf
 from PIL import Image, ImageDraw
 
 from ocr.config import compose_config
-from ocr.data.datasets import SyntheticWords, synthetic_words
-from ocr.data.lmdb_store import check_new_folder, write_lmdb
 from ocr.data.transforms import Preprocess
 from ocr.text.charset import Charset
+
+if TYPE_CHECKING:  # the rendering and LMDB modules import PyTorch: after --help, not for it
+    from ocr.data.datasets import SyntheticWords
 
 
 def rendered_words(overrides: list[str], count: int, seed: int) -> tuple[SyntheticWords, int]:
     """``count`` words of seed ``seed`` rendered as the training config with ``overrides``
     would render them (e.g. ``experiment=default_model``), and the model's input height."""
+    from ocr.data.datasets import synthetic_words
+
     cfg = compose_config(overrides)
     charset = Charset.from_config(cfg.charset)
     preprocess = Preprocess(**cfg.model.input)
@@ -36,6 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.out and not args.preview:
         parser.error("give --out PATH.lmdb or --preview PATH.png")
+    from ocr.data.lmdb_store import check_new_folder, write_lmdb
+
     if args.out:
         try:
             check_new_folder(Path(args.out))

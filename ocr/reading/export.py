@@ -28,13 +28,14 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ocr.assets import DEFAULT_MODEL
-from ocr.reading.checkpoint import load_model
 from ocr.reading.loaded import file_sha256
 from ocr.reading.exits import or_exit
+
+if TYPE_CHECKING:  # PyTorch is imported when a model is exported, not for --help
+    import torch
 
 FORMATS = ("onnx", "onnx-int8", "onnx-int8-7bit", "torchscript")
 
@@ -43,6 +44,10 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
     """Write the model of ``checkpoint`` to ``out`` in ``fmt``; returns ``out``."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    import torch
+
+    from ocr.reading.checkpoint import load_model
+
     loaded = load_model(checkpoint)
     model = loaded.model.eval()
     spec = loaded.hparams["model"]["input"]
@@ -105,6 +110,8 @@ def known_warnings_silenced() -> Iterator[None]:
 
 
 def _export_onnx(model: torch.nn.Module, example: tuple, out: Path) -> Path:
+    import torch
+
     with known_warnings_silenced():
         torch.onnx.export(
             model, example, str(out), input_names=["images", "widths"], output_names=["log_probs"],
