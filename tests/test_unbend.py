@@ -66,12 +66,28 @@ def test_unbending_replaces_a_reading_only_by_a_much_more_confident_one(tiny_che
     assert all(b == a or b.confidence >= a.confidence + 0.05 for a, b in zip(first, again))
 
 
+def test_views_the_first_network_reads_no_better_than_the_word_go_no_further(tiny_checkpoint):
+    images = [Image.open(p).convert("L").resize((160, 75)) for p in sorted(SAMPLES.glob("*.*g"))]
+
+    def read(**unbend):  # the tiny model is its own second opinion, unsure of every word
+        rec = Recognizer.load(tiny_checkpoint, precision="fp32", second_opinion=tiny_checkpoint, second_look=False,
+                              unbend=bool(unbend))
+        if unbend:
+            rec.unbend = Unbend(threshold=2.0, max_aspect=10.0, spans=(150.0,), **unbend)
+        return [p.text for p in rec.read(images)], rec.second_opinion.words_read
+
+    texts, words_read = read()
+    assert read(promise=1.0) == (texts, words_read)  # no view reads that well: none goes on
+    assert read(promise=-1.0)[1] == words_read + 2 * len(images)  # every view goes on, arched and sagging
+
+
 def test_sure_words_are_never_read_again(tiny_checkpoint, monkeypatch):
     rec = Recognizer.load(tiny_checkpoint, precision="fp32", second_look=False)
     rec.unbend = Unbend(threshold=0.0)  # no reading is that unsure
     calls = []
     predict = rec._predict
-    monkeypatch.setattr(rec, "_predict", lambda images, *args: calls.append(len(images)) or predict(images, *args))
+    monkeypatch.setattr(rec, "_predict",
+                        lambda images, *args, **kwargs: calls.append(len(images)) or predict(images, *args, **kwargs))
     paths = sorted(SAMPLES.glob("*.*g"))
     rec.read(paths)
     assert sum(calls) == len(paths)  # each read once

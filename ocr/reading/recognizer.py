@@ -24,7 +24,7 @@ from ocr.reading.second_look import SecondLook, in_steps_of
 from ocr.reading.second_opinion import Revision, SecondOpinion, as_read, check_compatible
 from ocr.reading.unbend import Unbend
 from ocr.text.decoders import Decoder, build_decoder
-from ocr.text.decoding import Prediction
+from ocr.text.decoding import Prediction, best_path_confidences
 
 SINGLE_INPUTS = (str, Path, bytes, Image.Image, np.ndarray)  # one image, not a collection of them
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
@@ -266,16 +266,20 @@ class Recognizer:
                 owners += [i] * len(straight)
                 views += straight
         first = {i: results[i] for i in owners}
-        readings = self._predict(views)
+        readings = self._predict(views, floors=[unbend.floor(first[i]) for i in owners])
         if self.second_look:  # an arc unbent along another span may leave its letters crowded
-            self._look_again(readings, dict(enumerate(views)))
+            self._look_again(readings, {k: view for k, view in enumerate(views) if readings[k] is not None})
         for i, view, prediction in zip(owners, views, readings):
+            if prediction is None:
+                continue
             if unbend.prefers(prediction, first[i]) and prediction.confidence > results[i].confidence:
                 results[i] = in_steps_of(prediction, target_width(*seen[i].size) / target_width(*view.size))
 
-    def _predict(self, images: list[Image.Image], stretch: float = 1.0) -> list[Prediction]:
+    def _predict(self, images: list[Image.Image], stretch: float = 1.0,
+                 floors: list[float] | None = None) -> list[Prediction | None]:
         """Predictions for loaded images (made ``stretch`` times wider), batched by similar
-        width to limit padding.
+        width to limit padding. With ``floors``, an image that the first network reads (best
+        path) below its floor is read no further (no second opinion, no decoding): None.
 
         The network runs the batches itself (:meth:`~ocr.reading.backends.SplitModel.stream`):
         one on this thread (with all of PyTorch's threads), more side by side on
@@ -293,7 +297,13 @@ class Recognizer:
         opinion = self.second_opinion
         waiting: deque[tuple[list[int], np.ndarray, np.ndarray, Revision]] = deque()
         for group, ((pixels, widths), log_probs) in zip(groups, self._run_model.stream(makers)):
-            revision = opinion.ask(pixels, widths, log_probs) if opinion else as_read(log_probs)
+            confidences = best_path_confidences(log_probs, num_frames(widths))
+            if floors is not None and not (kept := confidences >= [floors[i] for i in group]).all():
+                group = [i for i, keep in zip(group, kept.tolist()) if keep]
+                pixels, widths, log_probs, confidences = pixels[kept], widths[kept], log_probs[:, kept], confidences[kept]
+                if not group:
+                    continue
+            revision = opinion.ask(pixels, widths, log_probs, confidences) if opinion else as_read(log_probs)
             waiting.append((group, pixels, widths, revision))
             if len(waiting) > 1:  # decoded one batch behind: the second network reads meanwhile
                 self._decode_into(out, *waiting.popleft())

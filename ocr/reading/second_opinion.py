@@ -15,10 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ocr.geometry import num_frames
 from ocr.reading.backends import SplitModel
 from ocr.reading.loaded import LoadedModel
-from ocr.text.decoding import best_path_confidences
 
 
 Revision = Callable[[], np.ndarray]  # a batch's log-probabilities, once the second network has read it
@@ -38,11 +36,12 @@ class SecondOpinion:
     threshold: float = 0.6  # words the first network reads below this confidence are read again
     words_read: int = 0  # by the second network so far
 
-    def ask(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray) -> Revision:
+    def ask(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray, confidences: np.ndarray) -> Revision:
         """Send the words of the batch ``pixels``, ``widths`` that the first network read unsure
-        (``log_probs``, T x B x C) to the second; the returned function gives ``log_probs`` with
-        theirs averaged with the second network's (waiting for it)."""
-        unsure = np.flatnonzero(best_path_confidences(log_probs, num_frames(widths)) < self.threshold)
+        (``log_probs``, T x B x C; ``confidences``: their best paths', B) to the second; the
+        returned function gives ``log_probs`` with theirs averaged with the second network's
+        (waiting for it)."""
+        unsure = np.flatnonzero(confidences < self.threshold)
         if unsure.size == 0:
             return as_read(log_probs)
         self.words_read += unsure.size
