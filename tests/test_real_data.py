@@ -42,8 +42,8 @@ def test_the_holdout_split_is_fixed_by_seed_and_file_names_not_line_order(tmp_pa
 
 def test_augmented_photos_keep_their_mode_and_vary_with_the_rng():
     image = Image.open(SAMPLES / "simply.jpg").convert("L")
-    augment = PhotoAugment({"warp": 1.0, "tilt": 1.0, "curve": 1.0, "arc": 1.0, "jitter": 1.0, "low_res": 1.0, "blur": 1.0,
-                            "contrast": 1.0, "jpeg": 1.0})
+    augment = PhotoAugment({"warp": 1.0, "tilt": 1.0, "curve": 1.0, "arc": 1.0, "arc_unbent": 1.0, "jitter": 1.0,
+                            "low_res": 1.0, "blur": 1.0, "contrast": 1.0, "jpeg": 1.0})
     a, b = augment(image, random.Random(1)), augment(image, random.Random(2))
     assert a.mode == "L" and min(a.size) >= 4
     assert a.tobytes() != b.tobytes()

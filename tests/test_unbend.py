@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from ocr import Prediction, Recognizer
+from ocr.data.arcs import unbent
 from ocr.data.augment import PhotoAugment
-from ocr.reading.unbend import Unbend, unbent
+from ocr.reading.unbend import Unbend
 from tests.conftest import SAMPLES
 
 
@@ -30,20 +31,35 @@ def test_a_line_laid_on_an_arc_is_laid_straight_again(seed):
     ends = line_row(bent, bent.width // 2) - line_row(bent, inked[2])
     assert abs(ends) > 20  # the bent line's middle lies far above or below its ends
     arched = ends < 0
-    straight = unbent(bent, 150, arched)
+    straight = unbent(bent, 150, arched, 255)
     assert abs(straight.width - 200) <= 6 and abs(straight.height - 40) <= 3  # the word's own size
     rows = [line_row(straight, x) for x in range(5, straight.width - 5, 10)]
     assert max(rows) - min(rows) <= 1.5  # level from end to end
     assert abs(rows[0] - 20) <= 1.5  # in the middle of the word's height
-    wrong_way = unbent(bent, 150, not arched)  # the line bent the other way too: it leaves the middle
+    wrong_way = unbent(bent, 150, not arched, 255)  # the line bent the other way too: it leaves the middle
     level = [x for x in range(5, wrong_way.width - 5, 10) if wrong_way.getpixel((x, 20)) < 128]
     assert len(level) < len(rows) / 2
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_training_can_show_what_unbending_leaves_of_an_arc_of_another_span(seed):
+    image = Image.new("L", (200, 40), 255)
+    image.paste(0, (0, 18, 200, 22))
+
+    def unbent_line(degrees: float) -> list[float]:  # the line's row along its length, where it shows
+        out = PhotoAugment({"arc_unbent": 1.0}, arc_degrees=(degrees, degrees))(image, random.Random(seed))
+        inked = [x for x in range(5, out.width - 5, 10) if min(out.crop((x, 0, x + 1, out.height)).getdata()) < 128]
+        return [line_row(out, x) for x in inked]
+
+    level, left_over = unbent_line(150), unbent_line(100)  # unbent along 150 degrees either way
+    assert len(level) > 15 and max(level) - min(level) <= 2.5
+    assert max(left_over) - min(left_over) > 10  # a 100-degree arc unbent as a 150-degree one bends back
+
+
 def test_a_crop_too_flat_or_too_tall_for_the_arc_is_not_unbent():
-    assert unbent(Image.new("L", (200, 30)), 150, True) is None  # a straight word: no circle fits
-    assert unbent(Image.new("L", (100, 80)), 150, True) is None  # taller than any word on such an arc
-    assert unbent(Image.new("L", (200, 90)), 150, False) is not None
+    assert unbent(Image.new("L", (200, 30)), 150, True, 0) is None  # a straight word: no circle fits
+    assert unbent(Image.new("L", (100, 80)), 150, True, 0) is None  # taller than any word on such an arc
+    assert unbent(Image.new("L", (200, 90)), 150, False, 0) is not None
 
 
 def test_only_unsure_words_that_are_not_too_wide_are_unbent():

@@ -2,7 +2,7 @@
 and images warped through such a mapping.
 
 Training lays real crops along arcs (``arc`` in :mod:`ocr.data.augment`); reading lays a word
-read unsure straight again (:mod:`ocr.reading.unbend`). Both use :class:`Arc`.
+read unsure straight again (:func:`unbent`, :mod:`ocr.reading.unbend`). Both use :class:`Arc`.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from PIL import Image
 
 Point = tuple[float, float]
 EDGE_SAMPLES = 32  # the arc's bounding box is found from this many points along each edge
+UNBENT_TILES = (24, 2)  # a straightened word is drawn as this many pieces (across, down)
+MIN_TEXT_HEIGHT = 8  # pixels: a crop that leaves its word less than this tall is not unbent
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,28 @@ def mesh_warp(image: Image.Image, size: tuple[int, int], source: Callable[[float
             corners = (source(x0, y0), source(x0, y1), source(x1, y1), source(x1, y0))  # PIL's MESH order
             mesh.append(((x0, y0, x1, y1), [c for xy in corners for c in xy]))
     return image.transform(size, Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
+
+
+def unbent(image: Image.Image, span_degrees: float, arched: bool, fill) -> Image.Image | None:
+    """``image`` taken as the bounding box of a word laid along an arc of ``span_degrees``
+    (below 180), arched or sagging (:class:`Arc`), with the word laid straight (what the arc
+    leaves uncovered filled with ``fill``); ``None`` when no word at least
+    :data:`MIN_TEXT_HEIGHT` tall fits such an arc in it: the crop's width and height fix the
+    circle."""
+    width, height = image.size
+    span = math.radians(span_degrees)
+    outer = width / (2 * math.sin(span / 2))  # radius of the letters' outer edge
+    inner = (outer - height) / math.cos(span / 2)  # and of their inner edge
+    if not 0 < inner < outer - MIN_TEXT_HEIGHT:
+        return None
+    text_height, radius = outer - inner, (outer + inner) / 2
+    straight = (max(1, round(radius * span)), max(1, round(text_height)))
+    arc = Arc(*straight, span=span, radius=radius, arched=arched)
+    left, top, right, bottom = arc.bounds()
+    scale_x, scale_y = width / (right - left), height / (bottom - top)
+
+    def source(x: float, y: float) -> tuple[float, float]:  # straight pixel -> crop point
+        px, py = arc.point(x, y)
+        return (px - left) * scale_x, (py - top) * scale_y
+
+    return mesh_warp(image, straight, source, UNBENT_TILES, fill)

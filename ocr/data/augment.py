@@ -6,7 +6,9 @@ Each effect is drawn with its own probability (``data.folder_augment`` in
 crops, whose words lie at up to 45 degrees and beyond), a bend (``curve``:
 columns shifted along a parabola) or the word laid along a circle (``arc``: letters turned
 with it, as on badges and arched signs; curved lettering, which the real training crops
-hardly show), crop jitter, low resolution, blur, contrast and JPEG. Geometry fills with
+hardly show; ``arc_unbent``: laid along an arc and straight again as reading unbends it, along
+an arc of another span: the curve left over), crop jitter, low resolution, blur, contrast
+and JPEG. Geometry fills with
 the image's mean colour so no black corners appear.
 """
 from __future__ import annotations
@@ -17,9 +19,9 @@ import random
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-from ocr.data.arcs import Arc, mesh_warp
+from ocr.data.arcs import Arc, mesh_warp, unbent
 
-EFFECTS = ("warp", "tilt", "curve", "arc", "jitter", "low_res", "blur", "contrast", "jpeg")
+EFFECTS = ("warp", "tilt", "curve", "arc", "arc_unbent", "jitter", "low_res", "blur", "contrast", "jpeg")
 CURVE_STRIPS = 16  # a bend is drawn as this many straight pieces
 ARC_TILES = (24, 4)  # an arc is drawn as this many straight-edged tiles across and down
 
@@ -40,19 +42,22 @@ class PhotoAugment:
         arc_degrees: the range of how much of a circle a word on an arc spans (arc; 180: a
             half circle).
         tilt_degrees: the range of a steep turn, either way (tilt).
+        unbend_degrees: the span of the arc an arc is laid straight along again (arc_unbent;
+            :class:`~ocr.reading.unbend.Unbend`'s for reading).
     """
 
     def __init__(self, effects: dict[str, float] | None = None, max_angle: float = 6.0, max_shear: float = 0.3,
                  max_perspective: float = 0.1, max_jitter: float = 0.08, max_bend: float = 0.6,
                  arc_degrees: tuple[float, float] = (30.0, 150.0),
-                 tilt_degrees: tuple[float, float] = (10.0, 45.0), perspective_outward: bool = False) -> None:
+                 tilt_degrees: tuple[float, float] = (10.0, 45.0), perspective_outward: bool = False,
+                 unbend_degrees: float = 150.0) -> None:
         self.effects = dict(effects or {})
         if unknown := set(self.effects) - set(EFFECTS):
             raise ValueError(f"unknown augmentation effects {sorted(unknown)}; known: {EFFECTS}")
         self.max_angle, self.max_shear = max_angle, max_shear
         self.max_perspective, self.max_jitter, self.max_bend = max_perspective, max_jitter, max_bend
         self.arc_degrees, self.tilt_degrees = tuple(arc_degrees), tuple(tilt_degrees)
-        self.perspective_outward = perspective_outward
+        self.perspective_outward, self.unbend_degrees = perspective_outward, unbend_degrees
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
         if self._chance(rng, "warp"):
@@ -63,7 +68,11 @@ class PhotoAugment:
         if self._chance(rng, "curve"):
             image = self._curve(image, mean_colour(image), rng)
         if self._chance(rng, "arc"):
-            image = self._arc(image, mean_colour(image), rng)
+            image, _ = self._arc(image, mean_colour(image), rng)
+        if self._chance(rng, "arc_unbent"):
+            fill = mean_colour(image)
+            bent, arched = self._arc(image, fill, rng)
+            image = unbent(bent, self.unbend_degrees, arched, fill) or bent  # bent where no such arc fits
         if self._chance(rng, "jitter"):
             image = self._jitter(image, mean_colour(image), rng)
         if self._chance(rng, "low_res"):
@@ -127,16 +136,17 @@ class PhotoAugment:
             mesh.append((box, quad))
         return image.transform((w, out_h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR, fillcolor=fill)
 
-    def _arc(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
+    def _arc(self, image: Image.Image, fill, rng: random.Random) -> tuple[Image.Image, bool]:
         """The word laid along a circle spanning a random part of it (:class:`Arc`), arched or
-        sagging at even odds. The output is the arc's bounding box, as a crop of curved text is."""
+        sagging at even odds, and whether arched. The output is the arc's bounding box, as a
+        crop of curved text is."""
         w, h = image.size
         span = math.radians(rng.uniform(*self.arc_degrees))
         arched = rng.random() < 0.5
         arc = Arc(w, h, span, radius=max(w / span, h), arched=arched)  # a circle no tighter than the word is tall
         left, top, right, bottom = arc.bounds()
         size = (math.ceil(right - left), math.ceil(bottom - top))
-        return mesh_warp(image, size, lambda x, y: arc.locate(x + left, y + top), ARC_TILES, fill)
+        return mesh_warp(image, size, lambda x, y: arc.locate(x + left, y + top), ARC_TILES, fill), arched
 
     def _jitter(self, image: Image.Image, fill, rng: random.Random) -> Image.Image:
         """Cut into or pad each side by up to ``max_jitter`` of the width / height."""
