@@ -8,8 +8,7 @@ columns shifted along a parabola) or the word laid along a circle (``arc``: lett
 with it, as on badges and arched signs; curved lettering, which the real training crops
 hardly show; ``arc_unbent``: laid along an arc and straight again as reading unbends it, along
 an arc of another span: the curve left over), crop jitter, low resolution, blur, contrast
-and JPEG. Geometry fills with
-the image's mean colour so no black corners appear.
+and JPEG. Geometry fills with the image's mean colour so no black corners appear.
 """
 from __future__ import annotations
 
@@ -72,7 +71,8 @@ class PhotoAugment:
         if self._chance(rng, "arc_unbent"):
             fill = mean_colour(image)
             bent, arched = self._arc(image, fill, rng)
-            image = unbent(bent, self.unbend_degrees, arched, fill) or bent  # bent where no such arc fits
+            straight = unbent(bent, self.unbend_degrees, arched, fill)
+            image = bent if straight is None else straight  # bent where no such arc fits
         if self._chance(rng, "jitter"):
             image = self._jitter(image, mean_colour(image), rng)
         if self._chance(rng, "low_res"):
