@@ -297,10 +297,13 @@ class Recognizer:
         opinion = self.second_opinion
         waiting: deque[tuple[list[int], np.ndarray, np.ndarray, Revision]] = deque()
         for group, ((pixels, widths), log_probs) in zip(groups, self._run_model.stream(makers)):
-            confidences = best_path_confidences(log_probs, num_frames(widths))
+            confidences = None  # best path's: whom the second network reads, and which views go on
+            if opinion or floors is not None:
+                confidences = best_path_confidences(log_probs, num_frames(widths))
             if floors is not None and not (kept := confidences >= [floors[i] for i in group]).all():
                 group = [i for i, keep in zip(group, kept.tolist()) if keep]
-                pixels, widths, log_probs, confidences = pixels[kept], widths[kept], log_probs[:, kept], confidences[kept]
+                pixels, widths, confidences = pixels[kept], widths[kept], confidences[kept]
+                log_probs = log_probs[:, kept]
                 if not group:
                     continue
             revision = opinion.ask(pixels, widths, log_probs, confidences) if opinion else as_read(log_probs)
