@@ -16,6 +16,7 @@ Point = tuple[float, float]
 EDGE_SAMPLES = 32  # the arc's bounding box is found from this many points along each edge
 UNBENT_TILES = (24, 2)  # a straightened word is drawn as this many pieces (across, down)
 MIN_TEXT_HEIGHT = 8  # pixels: a crop that leaves its word less than this tall is not unbent
+UNBEND_DEGREES = 150.0  # the span reading unbends along (benchmarks/unbend.py), and training's arc_unbent
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import random
 
 from PIL import Image, ImageEnhance, ImageFilter
 
-from ocr.data.arcs import Arc, mesh_warp, unbent
+from ocr.data.arcs import UNBEND_DEGREES, Arc, mesh_warp, unbent
 
 EFFECTS = ("warp", "tilt", "curve", "arc", "arc_unbent", "jitter", "low_res", "blur", "contrast", "jpeg")
 CURVE_STRIPS = 16  # a bend is drawn as this many straight pieces
@@ -49,7 +49,7 @@ class PhotoAugment:
                  max_perspective: float = 0.1, max_jitter: float = 0.08, max_bend: float = 0.6,
                  arc_degrees: tuple[float, float] = (30.0, 150.0),
                  tilt_degrees: tuple[float, float] = (10.0, 45.0), perspective_outward: bool = False,
-                 unbend_degrees: float = 150.0) -> None:
+                 unbend_degrees: float = UNBEND_DEGREES) -> None:
         self.effects = dict(effects or {})
         if unknown := set(self.effects) - set(EFFECTS):
             raise ValueError(f"unknown augmentation effects {sorted(unknown)}; known: {EFFECTS}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ocr.data.arcs import unbent
+from ocr.data.arcs import UNBEND_DEGREES, unbent
 from ocr.data.augment import mean_colour
 from ocr.text.decoding import Prediction
 
@@ -29,7 +29,7 @@ class Unbend:
 
     threshold: float = 0.5  # read again below this confidence,
     max_aspect: float = 2.5  # when the crop is at most this many times as wide as tall,
-    spans: tuple[float, ...] = (150.0,)  # unbent along arcs of these degrees, arched and sagging;
+    spans: tuple[float, ...] = (UNBEND_DEGREES,)  # unbent along arcs of these degrees, arched and sagging;
     margin: float = 0.2  # an unbent reading wins by being this much more confident;
     promise: float = 0.0  # a view whose best path reads below the word's confidence plus this is dropped early
 
