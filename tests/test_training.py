@@ -300,8 +300,22 @@ def test_distillation_loss_is_zero_for_the_teachers_own_readings_and_ignores_pad
     assert torch.allclose(distillation_loss(padded, teacher, widths, lengths), loss)
 
 
-def test_a_run_distilled_from_a_teacher_logs_the_term_and_saves_no_teacher_weights(tiny_checkpoint, tmp_path):
-    train(tiny_config(f"distill.teacher={tiny_checkpoint}", "distill.temperature=2"), tmp_path / "a")
+def test_several_teachers_teach_their_renormalised_mean():
+    from ocr.train.distillation import averaged_log_probs
+
+    torch.manual_seed(0)
+    a, b = torch.log_softmax(torch.randn(2, 9, 2, 5), -1)
+    assert torch.allclose(averaged_log_probs([a, a]), a, atol=1e-6)
+    mean = averaged_log_probs([a, b])
+    assert torch.allclose(mean.exp().sum(-1), torch.ones(9, 2))
+    geometric = (a.exp() * b.exp()).sqrt()
+    assert torch.allclose(mean.exp(), geometric / geometric.sum(-1, keepdim=True), atol=1e-6)
+
+
+@pytest.mark.parametrize("teachers", [1, 2])
+def test_a_run_distilled_from_teachers_logs_the_term_and_saves_no_teacher_weights(tiny_checkpoint, tmp_path, teachers):
+    named = tiny_checkpoint if teachers == 1 else f"[{tiny_checkpoint},{tiny_checkpoint}]"
+    train(tiny_config(f"distill.teacher={named}", "distill.temperature=2"), tmp_path / "a")
     with open(tmp_path / "a" / "metrics.csv") as f:
         rows = [row for row in csv.DictReader(f) if row.get("train/distill")]
     assert len(rows) == 4 and all(float(row["train/distill"]) > 0 for row in rows)

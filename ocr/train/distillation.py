@@ -4,10 +4,13 @@ A student learns from the labels (CTC) and, at every time step of every word it 
 from what a frozen teacher reads there (``distill.teacher``): how sure it is of a blank,
 which letters it confuses. Every CRNN of this project has the same time steps for an input
 width (:func:`~ocr.geometry.num_frames`), so the two align step by step; the charsets must
-be the same.
+be the same. Several teachers (``distill.teacher=[A.ckpt,B.ckpt]``) teach their average, as
+the reading path's second opinion averages two networks: the mean of their per-step
+log-probabilities, renormalised.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -34,26 +37,40 @@ def distillation_loss(student: Tensor, teacher: Tensor, widths: Tensor, target_l
     return per_word.mean() * temperature ** 2
 
 
-class Teacher:
-    """A trained model, frozen, whose readings a student learns from. Not a submodule of the
-    student's LightningModule, so its weights are never saved in the student's checkpoints."""
+def averaged_log_probs(outputs: Sequence[Tensor]) -> Tensor:
+    """The mean of several networks' per-step log-probabilities ``(T, B, C)``, renormalised at
+    each step (the normalised geometric mean of their distributions)."""
+    return torch.log_softmax(torch.stack([out.float() for out in outputs]).mean(0), dim=-1)
 
-    def __init__(self, path: str | Path, charset: Charset, weight: float = 1.0, temperature: float = 1.0) -> None:
+
+class Teacher:
+    """Trained models, frozen, whose (averaged) readings a student learns from. Not submodules
+    of the student's LightningModule, so their weights are never saved in its checkpoints."""
+
+    def __init__(self, paths: Sequence[str | Path], charset: Charset, weight: float = 1.0,
+                 temperature: float = 1.0) -> None:
         if weight <= 0 or temperature <= 0:
             raise ConfigError(f"distill.weight and distill.temperature must be positive, got {weight} and {temperature}")
-        loaded = load_model(path)
-        if loaded.charset != charset:
-            raise ConfigError(f"distill.teacher={path}: its charset ({loaded.charset.num_classes} classes) differs "
-                              f"from this run's ({charset.num_classes}); a teacher must read the same classes")
-        self.path, self.weight, self.temperature = Path(path), weight, temperature
-        self.model = loaded.model.requires_grad_(False).eval()
+        if not paths:
+            raise ConfigError("distill.teacher: name at least one checkpoint")
+        self.paths, self.weight, self.temperature = [Path(path) for path in paths], weight, temperature
+        self.models = []
+        for path in self.paths:
+            loaded = load_model(path)
+            if loaded.charset != charset:
+                raise ConfigError(f"distill.teacher={path}: its charset ({loaded.charset.num_classes} classes) "
+                                  f"differs from this run's ({charset.num_classes}); a teacher must read the same classes")
+            self.models.append(loaded.model.requires_grad_(False).eval())
 
     def to(self, device: torch.device) -> Teacher:
-        self.model.to(device)
+        for model in self.models:
+            model.to(device)
         return self
 
     def loss(self, student: Tensor, images: Tensor, widths: Tensor, target_lengths: Tensor) -> Tensor:
-        """:func:`distillation_loss` of the student's log-probabilities on a batch against the teacher's."""
+        """:func:`distillation_loss` of the student's log-probabilities on a batch against the
+        teachers' (averaged where there are several)."""
         with torch.no_grad():
-            teacher = self.model(images, widths)
+            outputs = [model(images, widths) for model in self.models]
+        teacher = outputs[0] if len(outputs) == 1 else averaged_log_probs(outputs)
         return distillation_loss(student, teacher, widths, target_lengths, self.temperature)

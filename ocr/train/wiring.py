@@ -96,10 +96,11 @@ def train(cfg: DictConfig, run_dir: Path) -> L.Trainer:
     elif cfg.init_from is not None:  # a resumed run takes its weights from ckpt_path instead
         log.info(init_from_checkpoint(system.model, checkpoint_path(cfg.init_from), system.charset))
     if cfg.distill.teacher is not None:
-        system.teacher = Teacher(checkpoint_path(cfg.distill.teacher), system.charset,
+        names = cfg.distill.teacher if OmegaConf.is_list(cfg.distill.teacher) else [cfg.distill.teacher]
+        system.teacher = Teacher([checkpoint_path(name) for name in names], system.charset,
                                  cfg.distill.weight, cfg.distill.temperature)
-        log.info("distilling from %s (weight %g, temperature %g)", system.teacher.path, cfg.distill.weight,
-                 cfg.distill.temperature)
+        log.info("distilling from %s (weight %g, temperature %g)", " and ".join(map(str, system.teacher.paths)),
+                 cfg.distill.weight, cfg.distill.temperature)
     callbacks = [
         # a resumed run overwrites its best.ckpt (atomically) instead of adding best-v1.ckpt,
         ModelCheckpoint(ckpt_dir, filename="best", monitor=cfg.checkpoint.monitor, mode="max", save_top_k=1,
