@@ -323,6 +323,11 @@ def test_a_run_distilled_from_teachers_logs_the_term_and_saves_no_teacher_weight
     assert saved.keys() == safe_load(tiny_checkpoint)["state_dict"].keys()
 
 
+def test_an_empty_list_of_teachers_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="distill.teacher: name at least one checkpoint"):
+        train(tiny_config("distill.teacher=[]"), tmp_path / "a")
+
+
 def test_a_teacher_with_another_charset_is_refused_naming_it(tiny_checkpoint, tmp_path):
     with pytest.raises(ConfigError, match=f"distill.teacher={tiny_checkpoint}: its charset"):
         train(tiny_config("charset=lower36", f"distill.teacher={tiny_checkpoint}"), tmp_path / "a")
