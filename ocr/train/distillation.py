@@ -39,7 +39,7 @@ def distillation_loss(student: Tensor, teacher: Tensor, widths: Tensor, target_l
 
 def averaged_log_probs(outputs: Sequence[Tensor]) -> Tensor:
     """The mean of several networks' per-step log-probabilities ``(T, B, C)``, renormalised at
-    each step (the normalised geometric mean of their distributions)."""
+    each step (the normalised geometric mean of their distributions; one network's own)."""
     return torch.log_softmax(torch.stack([out.float() for out in outputs]).mean(0), dim=-1)
 
 
@@ -71,6 +71,5 @@ class Teacher:
         """:func:`distillation_loss` of the student's log-probabilities on a batch against the
         teachers' (averaged where there are several)."""
         with torch.no_grad():
-            outputs = [model(images, widths) for model in self.models]
-        teacher = outputs[0] if len(outputs) == 1 else averaged_log_probs(outputs)
+            teacher = averaged_log_probs([model(images, widths) for model in self.models])
         return distillation_loss(student, teacher, widths, target_lengths, self.temperature)
