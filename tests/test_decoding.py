@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ocr.text.charset import Charset
-from ocr.text.decoding import best_path_confidences, collapse, greedy_decode
+from ocr.text.decoding import Prediction, collapse, greedy_decode
 
 CHARSET = Charset("abc")
 
@@ -50,8 +50,8 @@ def test_word_confidence_is_product_of_character_confidences():
     assert not math.isnan(prediction.confidence)
 
 
-def test_batch_confidences_match_greedy_decoding():
-    """Runs cut at each image's length, repeats, all-blank readings: the same numbers."""
+def test_best_paths_already_read_are_kept_and_the_others_decoded():
+    """Runs cut at each image's length, repeats, all-blank readings: the same predictions."""
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(12, 40, 4)) * 3
     logits[:, 5, 1:] -= 30  # an all-blank reading
@@ -59,8 +59,12 @@ def test_batch_confidences_match_greedy_decoding():
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     lengths = rng.integers(1, 13, size=40)
     lengths[6] = 4
-    expected = [p.confidence for p in greedy_decode(log_probs, lengths, CHARSET)]
-    assert best_path_confidences(log_probs, lengths) == pytest.approx(expected, rel=1e-5)
+    expected = greedy_decode(log_probs, lengths, CHARSET)
+    known = [p if b % 3 else None for b, p in enumerate(expected)]
+    known[1] = marker = Prediction("kept", 0.5, [0.5] * 4)
+    decoded = greedy_decode(log_probs, lengths, CHARSET, known)
+    assert decoded[1] is marker
+    assert [p for b, p in enumerate(decoded) if b != 1] == [p for b, p in enumerate(expected) if b != 1]
 
 
 def test_accuracy_at_coverage_rejects_the_least_confident():

@@ -23,8 +23,8 @@ from ocr.reading.loaded import LoadedModel
 from ocr.reading.second_look import SecondLook, in_steps_of
 from ocr.reading.second_opinion import Revision, SecondOpinion, as_read, check_compatible
 from ocr.reading.unbend import Unbend
-from ocr.text.decoders import Decoder, build_decoder
-from ocr.text.decoding import Prediction, best_path_confidences
+from ocr.text.decoders import BestPaths, Decoder, build_decoder
+from ocr.text.decoding import Prediction, greedy_decode
 
 SINGLE_INPUTS = (str, Path, bytes, Image.Image, np.ndarray)  # one image, not a collection of them
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it
@@ -295,19 +295,24 @@ class Recognizer:
         makers = [partial(self._batch, [images[i] for i in group], stretch) for group in groups]
         out: list[Prediction | None] = [None] * len(images)
         opinion = self.second_opinion
-        waiting: deque[tuple[list[int], np.ndarray, np.ndarray, Revision]] = deque()
+        waiting: deque[tuple[list[int], np.ndarray, np.ndarray, Revision, BestPaths]] = deque()
         for group, ((pixels, widths), log_probs) in zip(groups, self._run_model.stream(makers)):
-            confidences = None  # best path's: whom the second network reads, and which views go on
+            paths = None  # best path's readings: whom the second network reads, which views go on
             if opinion or floors is not None:
-                confidences = best_path_confidences(log_probs, num_frames(widths))
+                paths = greedy_decode(log_probs, num_frames(widths), self.charset)
+                confidences = np.fromiter((p.confidence for p in paths), np.float64, len(paths))
             if floors is not None and not (kept := confidences >= [floors[i] for i in group]).all():
                 group = [i for i, keep in zip(group, kept.tolist()) if keep]
+                paths = [p for p, keep in zip(paths, kept.tolist()) if keep]
                 pixels, widths, confidences = pixels[kept], widths[kept], confidences[kept]
                 log_probs = log_probs[:, kept]
                 if not group:
                     continue
-            revision = opinion.ask(pixels, widths, log_probs, confidences) if opinion else as_read(log_probs)
-            waiting.append((group, pixels, widths, revision))
+            revision = as_read(log_probs)
+            if opinion:  # the words it reads again are decoded from their revised steps
+                revision = opinion.ask(pixels, widths, log_probs, confidences)
+                paths = [None if revised else p for p, revised in zip(paths, opinion.unsure(confidences).tolist())]
+            waiting.append((group, pixels, widths, revision, paths))
             if len(waiting) > 1:  # decoded one batch behind: the second network reads meanwhile
                 self._decode_into(out, *waiting.popleft())
         while waiting:
@@ -315,10 +320,10 @@ class Recognizer:
         return out
 
     def _decode_into(self, out: list, group: list[int], pixels: np.ndarray, widths: np.ndarray,
-                     revision: Revision) -> None:
+                     revision: Revision, best_paths: BestPaths) -> None:
         gaps = batch_word_gaps(pixels, widths) if self.spaces_from_gaps else [[] for _ in group]
         word_starts = [[column_step(gap) for gap in image_gaps] for image_gaps in gaps]
-        for i, p, g in zip(group, self.decode(revision(), num_frames(widths), word_starts), gaps):
+        for i, p, g in zip(group, self.decode(revision(), num_frames(widths), word_starts, best_paths), gaps):
             out[i] = insert_spaces(p, g)
 
     def _batch(self, images: list[Image.Image], stretch: float) -> tuple[np.ndarray, np.ndarray]:

@@ -36,12 +36,17 @@ class SecondOpinion:
     threshold: float = 0.6  # words the first network reads below this confidence are read again
     words_read: int = 0  # by the second network so far
 
+    def unsure(self, confidences: np.ndarray) -> np.ndarray:
+        """Which of the words the first network read with best-path ``confidences`` (B,) the
+        second reads again: a boolean mask."""
+        return confidences < self.threshold
+
     def ask(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray, confidences: np.ndarray) -> Revision:
         """Send the words of the batch ``pixels``, ``widths`` that the first network read unsure
         (``log_probs``, T x B x C; ``confidences``: their best paths', B) to the second; the
         returned function gives ``log_probs`` with theirs averaged with the second network's
         (waiting for it)."""
-        unsure = np.flatnonzero(confidences < self.threshold)
+        unsure = np.flatnonzero(self.unsure(confidences))
         if unsure.size == 0:
             return as_read(log_probs)
         self.words_read += unsure.size

@@ -22,6 +22,7 @@ from ocr.text.decoding import (LanguagePrior, Lexicon, Prediction, Steps, as_arr
 from ocr.text.language_model import CharNgram
 
 DECODERS = ("lm", "greedy", "beam", "lexicon")
+BestPaths = Sequence[Prediction | None] | None  # per image, its best-path reading where already made
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,15 @@ class Decoder(Protocol):
     """What every decoder is: ``(T, B, C)`` log-probabilities and valid lengths -> predictions.
 
     ``word_starts``: per image, the steps where a new word may begin (gaps the recognizer saw
-    in a text line); only the ``lm`` decoder uses them.
+    in a text line); only the ``lm`` decoder uses them. ``best_paths``: per image, its
+    best-path reading where the caller made it already, else None; the decoders that start
+    from best path (``greedy``, ``lm``) keep those instead of decoding them again.
     """
 
     name: str
 
-    def __call__(self, log_probs: Steps, lengths: Steps,
-                 word_starts: list[list[int]] | None = None) -> list[Prediction]: ...
+    def __call__(self, log_probs: Steps, lengths: Steps, word_starts: list[list[int]] | None = None,
+                 best_paths: BestPaths = None) -> list[Prediction]: ...
 
 
 class GreedyDecoder:
@@ -61,8 +64,9 @@ class GreedyDecoder:
     def __init__(self, charset: Charset) -> None:
         self.charset = charset
 
-    def __call__(self, log_probs: Steps, lengths: Steps, word_starts=None) -> list[Prediction]:
-        return greedy_decode(log_probs, lengths, self.charset)
+    def __call__(self, log_probs: Steps, lengths: Steps, word_starts=None, best_paths: BestPaths = None
+                 ) -> list[Prediction]:
+        return greedy_decode(log_probs, lengths, self.charset, best_paths)
 
 
 class SearchDecoder:
@@ -72,7 +76,7 @@ class SearchDecoder:
     def __init__(self, name: str, charset: Charset, search: Callable[[np.ndarray], list[int]]) -> None:
         self.name, self.charset, self.search = name, charset, search
 
-    def __call__(self, log_probs: Steps, lengths: Steps, word_starts=None) -> list[Prediction]:
+    def __call__(self, log_probs: Steps, lengths: Steps, word_starts=None, best_paths=None) -> list[Prediction]:
         batch = as_array(log_probs).transpose(1, 0, 2)
         return [prediction_for(logp[:n], self.search(logp[:n]), self.charset)
                 for logp, n in zip(batch, lengths.tolist())]
@@ -97,9 +101,9 @@ class LmDecoder:
         return LanguagePrior(lm if isinstance(lm, CharNgram) else CharNgram.load(lm), self.charset,
                              s.weight, s.bonus, s.other)
 
-    def __call__(self, log_probs: Steps, lengths: Steps,
-                 word_starts: list[list[int]] | None = None) -> list[Prediction]:
-        predictions = greedy_decode(log_probs, lengths, self.charset)
+    def __call__(self, log_probs: Steps, lengths: Steps, word_starts: list[list[int]] | None = None,
+                 best_paths: BestPaths = None) -> list[Prediction]:
+        predictions = greedy_decode(log_probs, lengths, self.charset, best_paths)
         uncertain = [b for b, p in enumerate(predictions) if p.confidence < self.settings.threshold]
         if not uncertain:
             return predictions

@@ -110,11 +110,22 @@ def _prediction(ids: list[int], spans: list[tuple[int, int]], char_logps: list[f
     return Prediction(charset.decode(ids), math.prod(chars), chars, list(spans))
 
 
-def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset) -> list[Prediction]:
+def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset,
+                  known: Sequence[Prediction | None] | None = None) -> list[Prediction]:
     """Best-path decoding of ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps.
+    ``known``: per image, its best-path prediction where already made (kept as it is), else
+    None (decoded here).
 
     A best-path character's confidence is its highest probability over its run of steps,
     where it is the most probable class at each step: the running maxima suffice."""
+    if known is not None:
+        missing = [b for b, prediction in enumerate(known) if prediction is None]
+        predictions = list(known)
+        if missing:
+            decoded = greedy_decode(as_array(log_probs)[:, missing], np.asarray(lengths)[missing], charset)
+            for b, prediction in zip(missing, decoded):
+                predictions[b] = prediction
+        return predictions
     steps = as_array(log_probs)  # (T, B, C): argmax along contiguous rows
     best = steps.argmax(-1)
     best_logp = np.take_along_axis(steps, best[..., None], -1)[..., 0]
@@ -128,26 +139,6 @@ def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset) -> list[Pr
         char_logps = [max(path_logp[first : last + 1]) for first, last in spans]
         predictions.append(_prediction([i for i, _, _ in symbols], spans, char_logps, charset))
     return predictions
-
-
-def best_path_confidences(log_probs: Steps, lengths: Steps) -> np.ndarray:
-    """Each image's :func:`greedy_decode` confidence, ``(B,)``, without decoding its text:
-    the runs of the best path found at once for the whole batch."""
-    steps = as_array(log_probs)
-    frames, batch = steps.shape[:2]
-    valid = np.arange(frames)[None, :] < np.asarray(lengths)[:, None]  # (B, T)
-    best = steps.argmax(-1).T
-    best_logp = np.take_along_axis(steps, best.T[..., None], -1)[..., 0].T
-    best = np.where(valid, best, -1)  # runs end where the valid steps do
-    starts = np.ones_like(valid)
-    starts[:, 1:] = best[:, 1:] != best[:, :-1]
-    first = np.flatnonzero(starts)  # of each run, in the flattened (B, T) order
-    run_max = np.maximum.reduceat(best_logp.ravel(), first)
-    is_char = best.ravel()[first] > BLANK
-    owner = first[is_char] // frames
-    char_logp = np.bincount(owner, weights=run_max[is_char], minlength=batch)
-    blank_logp = np.where(valid, steps[..., BLANK].T, 0.0).sum(1)  # an empty reading's confidence
-    return np.exp(np.where(np.bincount(owner, minlength=batch) > 0, char_logp, blank_logp))
 
 
 class LanguagePrior:
