@@ -36,22 +36,15 @@ def blank_columns(images: np.ndarray, widths: np.ndarray, level: float = 0.3) ->
 def batch_word_gaps(images: np.ndarray, widths: np.ndarray) -> list[list[float]]:
     """:func:`word_gaps` of every image of a padded batch. Most words have no blank run inside
     their ink as wide as a word gap can be (``MIN_HEIGHT_FRACTION`` of the height): those skip
-    the search."""
+    the search (found as bytes: a few C calls per image instead of a dozen numpy ones a batch,
+    which cost more for the one-word batches of reading one image at a time)."""
     blank = blank_columns(images, widths)
-    shortest = max(1, math.ceil(MIN_HEIGHT_FRACTION * images.shape[-2]))
-    if blank.shape[1] < shortest + 2:
-        return [[] for _ in range(len(blank))]
-    columns = np.arange(blank.shape[1])
-    first_ink = np.where(blank, blank.shape[1], columns).min(1, keepdims=True)
-    last_ink = np.where(blank, -1, columns).max(1, keepdims=True)
-    starts = columns[: blank.shape[1] - shortest + 1]
-    inside = (starts > first_ink) & (starts + shortest <= last_ink)
-    blanks_before = np.zeros((len(blank), blank.shape[1] + 1), dtype=np.int32)
-    np.cumsum(blank, axis=1, out=blanks_before[:, 1:])
-    runs = blanks_before[:, shortest:] - blanks_before[:, :-shortest] == shortest  # a blank run starts here
-    candidates = (runs & inside).any(1)
-    return [word_gaps(row[:w].tolist(), images.shape[-2]) if candidate else []
-            for row, w, candidate in zip(blank, widths.tolist(), candidates.tolist())]
+    shortest_run = b"\x01" * max(1, math.ceil(MIN_HEIGHT_FRACTION * images.shape[-2]))
+    flags = blank.view(np.uint8).tobytes()
+    columns = blank.shape[1]
+    return [word_gaps(blank[b, :w].tolist(), images.shape[-2])
+            if shortest_run in flags[b * columns : b * columns + w].strip(b"\x01") else []
+            for b, w in enumerate(widths.tolist())]
 
 
 def word_gaps(blank: list[bool], height: int, factor: float = 2.0,

@@ -128,7 +128,7 @@ def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset,
         return predictions
     steps = as_array(log_probs)  # (T, B, C): argmax along contiguous rows
     best = steps.argmax(-1)
-    best_logp = np.take_along_axis(steps, best[..., None], -1)[..., 0]
+    best_logp = steps.max(-1)  # the log-probability at the argmax
     predictions = []
     for b, (path, path_logp, n) in enumerate(zip(best.T.tolist(), best_logp.T.tolist(), lengths.tolist())):
         symbols = collapse(path[:n])
