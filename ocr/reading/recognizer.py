@@ -287,6 +287,8 @@ class Recognizer:
         batches and decodes those done. Normalising, word gaps and decoding are numpy. With a
         :attr:`second_opinion`, each batch's unsure words go to the second network's workers
         and the batch is decoded after the next one arrives."""
+        if not images:  # most calls of the second look and unbending: no word wants them
+            return []
         widths = [self.preprocess.target_width(*image.size, stretch) for image in images]
         order = sorted(range(len(images)), key=widths.__getitem__)
         most = -(-self.batch_size // self._run_model.threads)  # a batch of batch_size runs in parts side by side
