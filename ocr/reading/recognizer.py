@@ -23,8 +23,8 @@ from ocr.reading.loaded import LoadedModel
 from ocr.reading.second_look import SecondLook, in_steps_of
 from ocr.reading.second_opinion import Revision, SecondOpinion, as_read, check_compatible
 from ocr.reading.unbend import Unbend
-from ocr.text.decoders import BestPaths, Decoder, build_decoder
-from ocr.text.decoding import Prediction, greedy_decode
+from ocr.text.decoders import Decoder, build_decoder
+from ocr.text.decoding import BestPaths, Prediction, greedy_decode
 
 SINGLE_INPUTS = (str, Path, bytes, Image.Image, np.ndarray)  # one image, not a collection of them
 MAX_LINE_WIDTH = 4096  # pixels at the model's height; wider inputs are squeezed to it

@@ -17,12 +17,11 @@ import numpy as np
 
 from ocr.assets import DEFAULT_LM
 from ocr.text.charset import Charset
-from ocr.text.decoding import (LanguagePrior, Lexicon, Prediction, Steps, as_array, greedy_decode, prediction_for,
-                               prefix_beam_search)
+from ocr.text.decoding import (BestPaths, LanguagePrior, Lexicon, Prediction, Steps, as_array, greedy_decode,
+                               prediction_for, prefix_beam_search)
 from ocr.text.language_model import CharNgram
 
 DECODERS = ("lm", "greedy", "beam", "lexicon")
-BestPaths = Sequence[Prediction | None] | None  # per image, its best-path reading where already made
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ class Prediction:
     steps: list[tuple[int, int]] = field(default_factory=list)  # (first, last) time step of each character
 
 
+BestPaths = Sequence[Prediction | None] | None  # per image, its best-path reading where already made
+
+
 def collapse(ids: list[int]) -> list[tuple[int, int, int]]:
     """CTC collapse rule: runs of one class become one symbol, blanks vanish.
 
@@ -110,8 +113,7 @@ def _prediction(ids: list[int], spans: list[tuple[int, int]], char_logps: list[f
     return Prediction(charset.decode(ids), math.prod(chars), chars, list(spans))
 
 
-def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset,
-                  known: Sequence[Prediction | None] | None = None) -> list[Prediction]:
+def greedy_decode(log_probs: Steps, lengths: Steps, charset: Charset, known: BestPaths = None) -> list[Prediction]:
     """Best-path decoding of ``(T, B, C)`` log-probabilities; ``lengths`` are valid steps.
     ``known``: per image, its best-path prediction where already made (kept as it is), else
     None (decoded here).
