@@ -40,7 +40,7 @@ def batch_word_gaps(images: np.ndarray, widths: np.ndarray) -> list[list[float]]
     which cost more for the one-word batches of reading one image at a time)."""
     blank = blank_columns(images, widths)
     shortest_run = b"\x01" * max(1, math.ceil(MIN_HEIGHT_FRACTION * images.shape[-2]))
-    flags = blank.view(np.uint8).tobytes()
+    flags = blank.tobytes()  # a bool is one byte, 0 or 1
     columns = blank.shape[1]
     return [word_gaps(blank[b, :w].tolist(), images.shape[-2])
             if shortest_run in flags[b * columns : b * columns + w].strip(b"\x01") else []
