@@ -331,3 +331,16 @@ def test_an_empty_list_of_teachers_is_refused_in_one_line(tmp_path):
 def test_a_teacher_with_another_charset_is_refused_naming_it(tiny_checkpoint, tmp_path):
     with pytest.raises(ConfigError, match=f"distill.teacher={tiny_checkpoint}: its charset"):
         train(tiny_config("charset=lower36", f"distill.teacher={tiny_checkpoint}"), tmp_path / "a")
+
+
+@pytest.mark.parametrize("charset", ["lower36", "printable94"])
+def test_a_model_can_start_out_reading_blank_with_a_chosen_probability(charset):
+    images = torch.rand(4, 1, 32, 96)
+    fresh = build_system(tiny_config(f"charset={charset}")).model
+    started = build_system(tiny_config(f"charset={charset}", "model.initial_blank_probability=0.8")).model
+    with torch.no_grad():
+        blank = started(images)[..., 0].exp()
+        assert 0.7 < blank.mean() < 0.9 and blank.min() > 0.5
+        assert fresh(images)[..., 0].exp().mean() < 0.1  # PyTorch's own init: the blank is one class of many
+    with pytest.raises(ValueError, match="between 0 and 1, got 1.0"):
+        build_system(tiny_config("model.initial_blank_probability=1.0"))

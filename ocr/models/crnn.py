@@ -1,6 +1,8 @@
 """The CRNN: CNN columns -> stacked RNN -> per-step class log-probabilities."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -35,6 +37,18 @@ class CRNN(nn.Module):
         lengths = None if widths is None else num_frames(widths)
         logits = self.classifier(self.sequence(sequence, lengths))
         return torch.log_softmax(logits.float(), dim=-1)
+
+    def start_with_class_probability(self, index: int, probability: float) -> None:
+        """Set the output bias of class ``index`` so that, before training, each step gives it
+        about ``probability`` (the other classes' logits being near zero at initialisation).
+
+        For CTC's blank this skips the first phase of training, in which the network learns
+        that most steps are blank, before it learns any character."""
+        if not 0.0 < probability < 1.0:
+            raise ValueError(f"the starting probability of class {index} must be between 0 and 1, got {probability}")
+        others = self.classifier.out_features - 1
+        with torch.no_grad():
+            self.classifier.bias[index] = math.log(probability / (1.0 - probability) * others)
 
 
 def build_model(num_classes: int, model: dict, rnn: dict) -> CRNN:

@@ -11,7 +11,7 @@ from torch import Tensor
 from ocr.data.batch import Batch
 from ocr.geometry import num_frames
 from ocr.models import build_model
-from ocr.text.charset import Charset
+from ocr.text.charset import BLANK, Charset
 from ocr.text.decoding import greedy_decode
 from ocr.text.metrics import WordScores
 from ocr.train.distillation import Teacher
@@ -29,7 +29,8 @@ class RecognitionSystem(L.LightningModule):
 
     Args:
         charset: ``Charset.to_config()`` dict.
-        model: ``input`` (height, min_width, max_width, channels) and ``backbone`` settings.
+        model: ``input`` (height, min_width, max_width, channels) and ``backbone`` settings;
+            ``initial_blank_probability`` (optional) sets the blank's output bias at the start.
         rnn: :class:`~ocr.models.sequence.SequenceModel` settings.
         loss: ``ctc`` or ``ce``.
         optim: ``optimizer`` and optional ``scheduler``: Hydra ``_target_`` dicts, called with
@@ -45,6 +46,8 @@ class RecognitionSystem(L.LightningModule):
         self.save_hyperparameters()
         self.charset = Charset.from_config(charset)
         self.model = build_model(self.charset.num_classes, model, rnn)
+        if model.get("initial_blank_probability") is not None:
+            self.model.start_with_class_probability(BLANK, model["initial_blank_probability"])
         self.loss_fn = build_loss(loss)
         self.teacher: Teacher | None = None  # set by the training wiring (distill.teacher)
         self.skipped_steps = 0
