@@ -166,10 +166,12 @@ def test_init_from_copies_the_weights_with_a_fresh_optimiser(tiny_checkpoint, tm
 def test_init_from_another_charset_reinitialises_only_the_output_layer(tiny_checkpoint, tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         train(tiny_config("charset=lower36", "data.val_size=0", "trainer.max_steps=1", f"init_from={tiny_checkpoint}",
-                          "optim.optimizer.lr=0.0"), tmp_path / "ft")
+                          "optim.optimizer.lr=0.0", "model.initial_blank_probability=0.8"), tmp_path / "ft")
     assert "the output layer was re-initialised (95 -> 37 classes)" in caplog.text
     start, tuned = safe_load(tiny_checkpoint), safe_load(tmp_path / "ft" / "checkpoints" / "last.ckpt")
     assert tuned["state_dict"]["model.classifier.weight"].shape[0] == 37
+    # the new output layer gets the blank start: odds of 0.8 against 0.2 spread over 36 letters
+    assert tuned["state_dict"]["model.classifier.bias"][0].item() == pytest.approx(math.log(4 * 36))
     key = "model.sequence.rnn.weight_hh_l0"
     assert torch.equal(start["state_dict"][key], tuned["state_dict"][key])
 
