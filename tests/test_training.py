@@ -11,7 +11,7 @@ import torch
 from ocr.reading.checkpoint import safe_load
 from ocr.train.system import NonFiniteTrainingError
 from ocr.train.wiring import ConfigError, build_datamodule, build_system, train
-from tests.conftest import WORDS, eight_words, run_script, tiny_config
+from tests.conftest import TINY, WORDS, eight_words, run_script, tiny_config
 
 
 def test_ce_loss_without_alignment_fails_at_start_up(tmp_path):
@@ -342,5 +342,12 @@ def test_a_model_can_start_out_reading_blank_with_a_chosen_probability(charset):
         blank = started(images)[..., 0].exp()
         assert 0.7 < blank.mean() < 0.9 and blank.min() > 0.5
         assert fresh(images)[..., 0].exp().mean() < 0.1  # PyTorch's own init: the blank is one class of many
-    with pytest.raises(ValueError, match="between 0 and 1, got 1.0"):
-        build_system(tiny_config("model.initial_blank_probability=1.0"))
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1.0", "1.0"), ("abc", "'abc'")])
+def test_a_starting_blank_probability_outside_0_to_1_is_one_line_naming_the_key(value, shown, tmp_path):
+    result = run_script("train.py", f"hydra.run.dir={tmp_path / 'run'}", f"model.initial_blank_probability={value}",
+                        *TINY)
+    assert result.returncode == 1 and not (tmp_path / "run").exists()
+    assert result.stderr.strip().splitlines() == [
+        f"error: model.initial_blank_probability: a starting probability must be a number between 0 and 1, got {shown}"]

@@ -44,8 +44,8 @@ class CRNN(nn.Module):
 
         For CTC's blank this skips the first phase of training, in which the network learns
         that most steps are blank, before it learns any character."""
-        if not 0.0 < probability < 1.0:
-            raise ValueError(f"the starting probability of class {index} must be between 0 and 1, got {probability}")
+        if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 < probability < 1:
+            raise ValueError(f"a starting probability must be a number between 0 and 1, got {probability!r}")
         others = self.classifier.out_features - 1
         with torch.no_grad():
             self.classifier.bias[index] = math.log(probability / (1.0 - probability) * others)

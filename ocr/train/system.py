@@ -46,8 +46,11 @@ class RecognitionSystem(L.LightningModule):
         self.save_hyperparameters()
         self.charset = Charset.from_config(charset)
         self.model = build_model(self.charset.num_classes, model, rnn)
-        if model.get("initial_blank_probability") is not None:
-            self.model.start_with_class_probability(BLANK, model["initial_blank_probability"])
+        if (blank := model.get("initial_blank_probability")) is not None:
+            try:
+                self.model.start_with_class_probability(BLANK, blank)
+            except ValueError as err:
+                raise ValueError(f"model.initial_blank_probability: {err}") from None
         self.loss_fn = build_loss(loss)
         self.teacher: Teacher | None = None  # set by the training wiring (distill.teacher)
         self.skipped_steps = 0
