@@ -336,18 +336,22 @@ def test_a_teacher_with_another_charset_is_refused_naming_it(tiny_checkpoint, tm
 @pytest.mark.parametrize("charset", ["lower36", "printable94"])
 def test_a_model_can_start_out_reading_blank_with_a_chosen_probability(charset):
     images = torch.rand(4, 1, 32, 96)
-    fresh = build_system(tiny_config(f"charset={charset}")).model
+    default = build_system(tiny_config(f"charset={charset}")).model
     started = build_system(tiny_config(f"charset={charset}", "model.initial_blank_probability=0.8")).model
+    fresh = build_system(tiny_config(f"charset={charset}", "model.initial_blank_probability=null")).model
     with torch.no_grad():
         blank = started(images)[..., 0].exp()
         assert 0.7 < blank.mean() < 0.9 and blank.min() > 0.5
+        assert 0.5 < default(images)[..., 0].exp().mean() < 0.7  # the default start: 0.6
         assert fresh(images)[..., 0].exp().mean() < 0.1  # PyTorch's own init: the blank is one class of many
 
 
-@pytest.mark.parametrize(("value", "shown"), [("1.0", "1.0"), ("abc", "'abc'")])
-def test_a_starting_blank_probability_outside_0_to_1_is_one_line_naming_the_key(value, shown, tmp_path):
+@pytest.mark.parametrize(("value", "why"), [
+    ("1.0", "a starting probability must be a number between 0 and 1, got 1.0"),
+    ("abc", "expected a number, got 'abc'"),  # the default's type, as for every key
+])
+def test_a_starting_blank_probability_outside_0_to_1_is_one_line_naming_the_key(value, why, tmp_path):
     result = run_script("train.py", f"hydra.run.dir={tmp_path / 'run'}", f"model.initial_blank_probability={value}",
                         *TINY)
     assert result.returncode == 1 and not (tmp_path / "run").exists()
-    assert result.stderr.strip().splitlines() == [
-        f"error: model.initial_blank_probability: a starting probability must be a number between 0 and 1, got {shown}"]
+    assert result.stderr.strip().splitlines() == [f"error: model.initial_blank_probability: {why}"]
