@@ -21,6 +21,7 @@ from ocr.text.charset import Charset
 
 MODEL_PREFIX = "model."
 TMP_SUFFIX = ".tmp"  # atomic_save writes .NAME.PID.tmp first
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")  # torch.save's zip archive; its older format, a pickle
 
 
 def safe_load(path: str | Path, map_location=None) -> dict:
@@ -28,6 +29,8 @@ def safe_load(path: str | Path, map_location=None) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if (why := _not_a_torch_file(path)) is not None:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({why})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on pickle protocols say nothing to a user
@@ -42,6 +45,18 @@ def safe_load(path: str | Path, map_location=None) -> dict:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {_first_line(err)})") from None
 
 
+def _not_a_torch_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a file of ``torch.save``, told by its first bytes (an image or a
+    text file given as a checkpoint), or None where it may be one."""
+    with path.open("rb") as file:
+        head = file.read(8)
+    if not head:
+        return "the file is empty"
+    if head.startswith(TORCH_FILE_STARTS):
+        return None
+    return f"not a file torch.save writes, a zip archive starting with PK; it starts with {head!r}"
+
+
 def _weights_only_reason(message: str) -> str:
     """The line of torch's weights-only error that says what was found (its advice left out)."""
     advice = ("Weights only load failed", "Please file an issue", "Check the documentation")
@@ -50,9 +65,12 @@ def _weights_only_reason(message: str) -> str:
     return found[0] if found else "unreadable"
 
 
-def _first_line(err: BaseException) -> str:
+def _first_line(err: BaseException, longest: int = 120) -> str:
+    """The first line of ``err``'s message; of a longer line, its first sentence (torch's
+    advice after it is for torch's own developers)."""
     text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line.split(". ")[0] if len(line) > longest else line
 
 
 class CheckpointWriteError(OSError):
