@@ -1,6 +1,7 @@
 """Bad input, hostile checkpoints, and interrupted runs: clear errors, nothing lost."""
 import copy
 import csv
+import errno
 import io
 import json
 import os
@@ -180,6 +181,18 @@ def test_a_file_that_is_not_a_checkpoint_is_one_line_naming_it(tmp_path, content
     with pytest.raises(CheckpointError, match=r"x\.ckpt: not a readable checkpoint \(" + why) as err:
         safe_load(path)
     assert "\n" not in str(err.value)
+
+
+def test_a_checkpoint_that_cannot_be_opened_is_one_line_naming_it(tmp_path, monkeypatch):
+    path = tmp_path / "x.ckpt"
+    path.write_bytes(b"PK\x03\x04")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", refused)  # as a file of another user (the tests may run as root)
+    with pytest.raises(CheckpointError, match=r"^.*x\.ckpt: not a readable checkpoint \(cannot be read: Permission denied\)$"):
+        safe_load(path)
 
 
 def test_resuming_with_another_charset_is_a_clear_error(tiny_checkpoint, tmp_path):

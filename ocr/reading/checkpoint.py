@@ -48,8 +48,11 @@ def safe_load(path: str | Path, map_location=None) -> dict:
 def _not_a_torch_file(path: Path) -> str | None:
     """Why ``path`` cannot be a file of ``torch.save``, told by its first bytes (an image or a
     text file given as a checkpoint), or None where it may be one."""
-    with path.open("rb") as file:
-        head = file.read(8)
+    try:
+        with path.open("rb") as file:
+            head = file.read(8)
+    except OSError as err:
+        return f"cannot be read: {err.strerror or type(err).__name__}"
     if not head:
         return "the file is empty"
     if head.startswith(TORCH_FILE_STARTS):
