@@ -150,8 +150,7 @@ def load_model(path: str | Path) -> LoadedModel:
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        first_line = str(err).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config ({first_line})") from None
+        raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config ({_first_line(err)})") from None
     return LoadedModel(model.eval(), charset, Preprocess(**hp["model"]["input"]), hp)
 
 
