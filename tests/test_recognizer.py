@@ -264,7 +264,9 @@ def test_a_second_opinion_averages_only_the_unsure_words_steps():
 
     pixels, widths = np.stack([np.zeros((1, 32, 8)), np.ones((1, 32, 8))]).astype(np.float32), np.array([8, 8])
     look = SecondOpinion(Second(), threshold=0.5)
-    revised = look.ask(pixels, widths, first, np.array([0.9998, 0.3]))()  # their best paths' confidences
+    revision, asked = look.ask(pixels, widths, first, np.array([0.9998, 0.3]))  # their best paths' confidences
+    revised = revision()
+    assert asked.tolist() == [False, True]
     assert len(calls) == 1 and np.array_equal(calls[0], pixels[1:])  # the sure word is not read again
     assert np.array_equal(revised[:, 0], first[:, 0]) and look.words_read == 1
     assert np.allclose(revised[:, 1], log_softmax((first[:, 1] + opinion[:, 0]) / 2), atol=1e-6)

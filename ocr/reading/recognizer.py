@@ -312,8 +312,8 @@ class Recognizer:
                     continue
             revision = as_read(log_probs)
             if opinion:  # the words it reads again are decoded from their revised steps
-                revision = opinion.ask(pixels, widths, log_probs, confidences)
-                paths = [None if revised else p for p, revised in zip(paths, opinion.unsure(confidences).tolist())]
+                revision, revised = opinion.ask(pixels, widths, log_probs, confidences)
+                paths = [None if again else p for p, again in zip(paths, revised.tolist())]
             waiting.append((group, pixels, widths, revision, paths))
             if len(waiting) > 1:  # decoded one batch behind: the second network reads meanwhile
                 self._decode_into(out, *waiting.popleft())

@@ -41,14 +41,16 @@ class SecondOpinion:
         second reads again: a boolean mask."""
         return confidences < self.threshold
 
-    def ask(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray, confidences: np.ndarray) -> Revision:
+    def ask(self, pixels: np.ndarray, widths: np.ndarray, log_probs: np.ndarray,
+            confidences: np.ndarray) -> tuple[Revision, np.ndarray]:
         """Send the words of the batch ``pixels``, ``widths`` that the first network read unsure
-        (``log_probs``, T x B x C; ``confidences``: their best paths', B) to the second; the
-        returned function gives ``log_probs`` with theirs averaged with the second network's
-        (waiting for it)."""
-        unsure = np.flatnonzero(self.unsure(confidences))
+        (``log_probs``, T x B x C; ``confidences``: their best paths', B) to the second. Returns
+        a function giving ``log_probs`` with theirs averaged with the second network's (waiting
+        for it), and which words those are (:meth:`unsure`)."""
+        mask = self.unsure(confidences)
+        unsure = np.flatnonzero(mask)
         if unsure.size == 0:
-            return as_read(log_probs)
+            return as_read(log_probs), mask
         self.words_read += unsure.size
         future = self.model.submit(pixels[unsure], widths[unsure])
 
@@ -58,7 +60,7 @@ class SecondOpinion:
             out[:, unsure] = mean - np.log(np.exp(mean).sum(-1, keepdims=True))
             return out
 
-        return revised
+        return revised, mask
 
 
 def check_compatible(first: LoadedModel, second: LoadedModel, path: str | Path) -> None:
