@@ -75,12 +75,36 @@ def test_int8_export_of_the_default_model_reads_like_pytorch(fmt, weight_bits, t
     assert 2 ** (weight_bits - 2) < largest <= 2 ** (weight_bits - 1)  # each weight tensor's range used fully
     ops = {node.op_type for node in onnx_nodes(graph)}
     assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+    assert "SpaceToDepth" in ops  # the pooled stem computed as phases (ocr/reading/phase_stem.py)
     # a shape is read off the quantised tensor, not off an fp32 copy made only to give it
     dequantised = {node.output[0] for node in onnx_nodes(graph) if node.op_type == "DequantizeLinear"}
     assert not [node.name for node in onnx_nodes(graph) if node.op_type == "Shape" and node.input[0] in dequantised]
     expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
     got = Recognizer.load(int8).read(paths)
     assert [p.text for p in got] == [p.text for p in expected]
+
+
+def test_the_int8_stem_as_phases_gives_the_same_numbers_bit_for_bit(tiny_checkpoint, tmp_path, monkeypatch):
+    import numpy as np
+    import onnx
+
+    import ocr.reading.phase_stem
+    from ocr.reading.backends import OnnxModel
+    from ocr.reading.phase_stem import pooled_stems_as_phases
+
+    monkeypatch.setattr(ocr.reading.phase_stem, "pooled_stems_as_phases", lambda model: 0)
+    plain = export(tiny_checkpoint, "onnx-int8", tmp_path / "plain.onnx")
+    model = onnx.load(str(plain))
+    assert pooled_stems_as_phases(model) == 2  # in the padded and the unpadded branch
+    onnx.save(model, str(tmp_path / "phases.onnx"))
+    convs = [n for n in onnx_nodes(model.graph) if n.op_type == "Conv"]
+    assert len(convs) == 2 * 7 and {"SpaceToDepth", "Pad"} <= {n.op_type for n in onnx_nodes(model.graph)}
+    before, after = OnnxModel(plain, threads=1), OnnxModel(tmp_path / "phases.onnx", threads=1)
+    rng = np.random.default_rng(0)
+    for widths in ([57], [32], [100, 100], [129, 40, 87], [256, 31]):  # odd and even, padded or not
+        images = rng.uniform(-1, 1, (len(widths), 1, 32, max(widths))).astype(np.float32)
+        widths = np.array(widths)
+        assert np.array_equal(before(images, widths), after(images, widths))
 
 
 def test_a_batch_without_padding_skips_the_masks_with_the_same_numbers(tiny_checkpoint, tmp_path):

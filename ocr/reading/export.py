@@ -124,13 +124,16 @@ def _export_onnx(model: torch.nn.Module, example: tuple, out: Path) -> Path:
 
 def _finish_onnx(path: Path, meta: dict[str, str]) -> None:
     """Give the exported file a branch without padding masks for unpadded batches
-    (:mod:`ocr.reading.unpadded`) and its metadata."""
+    (:mod:`ocr.reading.unpadded`), an int8 pooled stem computed as phases
+    (:mod:`ocr.reading.phase_stem`) and its metadata."""
     import onnx
 
+    from ocr.reading.phase_stem import pooled_stems_as_phases
     from ocr.reading.unpadded import add_unpadded_branch
 
     model = onnx.load(str(path))
     add_unpadded_branch(model)
+    pooled_stems_as_phases(model)
     for key, value in meta.items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(path))
