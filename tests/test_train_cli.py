@@ -111,3 +111,20 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(monkeypa
     monkeypatch.setattr(ocr.train.wiring, "fastest_precision", lambda: "fp32")  # AVX2: bf16 emulated, 9x slower
     assert resolved_precision("auto") == "32-true"
     assert resolved_precision("bf16-mixed") == "bf16-mixed" and resolved_precision(32) == 32  # asked for: kept
+
+
+def test_bf16_emulated_by_onednn_on_an_x86_cpu_without_bf16_instructions_is_not_chosen(monkeypatch):
+    import torch
+
+    import ocr.reading.torch_backend as backend
+
+    monkeypatch.setattr(backend, "_onednn_runs_bf16", lambda: True)
+    monkeypatch.setattr(backend.platform, "machine", lambda: "x86_64")
+    for avx512_bf16, amx, expected in [(False, False, "fp32"), (True, False, "bf16"), (False, True, "bf16")]:
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        assert backend.fastest_precision() == expected
+    monkeypatch.setattr(backend.platform, "machine", lambda: "aarch64")  # oneDNN's own check decides there
+    assert backend.fastest_precision() == "bf16"
+    monkeypatch.setattr(backend, "_onednn_runs_bf16", lambda: False)
+    assert backend.fastest_precision() == "fp32"

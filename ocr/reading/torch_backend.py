@@ -2,6 +2,7 @@
 batches, in fp32, bf16 autocast or int8 dynamic quantisation."""
 from __future__ import annotations
 
+import platform
 import warnings
 
 import numpy as np
@@ -12,11 +13,23 @@ from ocr.reading.backends import Run, SplitModel
 
 def fastest_precision() -> str:
     """``bf16`` where the CPU computes it natively, else ``fp32`` (speeds and accuracy of each:
-    ``benchmarks/speed.py``)."""
-    try:
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    except (AttributeError, RuntimeError):
+    ``benchmarks/speed.py``). oneDNN also runs bf16 on x86 CPUs without bf16 instructions, by
+    converting: on an Intel Xeon with AVX-512 but neither AVX512_BF16 nor AMX, 1.7x slower
+    training steps and 2.4x slower reading than fp32 (2026-12-07); so on x86 it takes those."""
+    if not _onednn_runs_bf16():
         return "fp32"
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return "bf16"
+    native = (getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported",
+                                                                     "_is_amx_tile_supported"))
+    return "bf16" if any(native) else "fp32"
+
+
+def _onednn_runs_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def quantized(model: torch.nn.Module) -> torch.nn.Module:
