@@ -1,4 +1,5 @@
 """The README's Python code blocks run as written."""
+import csv
 import os
 import re
 
@@ -38,4 +39,9 @@ def test_the_quick_try_runs_as_written_and_reads_the_samples(tmp_path):
     labels = dict(line.split("\t") for line in (ROOT / "data" / "samples" / "labels.tsv").read_text().splitlines())
     read = {line.split()[0].rsplit("/", 1)[-1]: line.split()[1] for line in predict.stdout.splitlines()}
     right = sum(read.get(name, "").lower() == text.lower().strip("!") for name, text in labels.items())
-    assert right >= 3, predict.stdout
+    # the run's last validation (512 rendered words): 71.1-71.3% on the CPUs measured; the
+    # six photos are few, and which of them a run reads differs between CPUs (same seed: the
+    # floating-point sums differ, and so does the run): 2 to 5 of them measured
+    with open(tmp_path / "runs" / "quick_try" / "metrics.csv") as f:
+        accuracy = [float(row["val/acc"]) for row in csv.DictReader(f) if row["val/acc"]][-1]
+    assert accuracy >= 0.6 and right >= 2, (accuracy, predict.stdout)
