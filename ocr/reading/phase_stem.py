@@ -1,4 +1,4 @@
-"""The int8 export's pooled stem computed as four phases: the same numbers in two fifths of the time.
+"""The int8 export's pooled stem as four phases: the same numbers in two fifths of the time.
 
 The pooled stem (ocr/models/backbone.py) is a 3x3 convolution of the one-channel image, ReLU
 and 2x2 max pooling. onnxruntime runs an int8 convolution with one input channel far below
