@@ -3,11 +3,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_FOLDER = ROOT.parent / "shared" / "data" / "benchmarks"  # read its README; evaluation only
 TRAIN_REAL_FOLDER = ROOT.parent / "shared" / "data" / "train_real"  # training; its held-out part validates
+
+
+def onnx_feed(batch: int, width: int, padded: bool = False) -> dict[str, np.ndarray]:
+    """An exported model's inputs: ``batch`` random gray 32 x ``width`` images, all full width
+    (the export's branch without padding masks runs), or with ``padded`` the last one 8
+    columns narrower (the branch with them)."""
+    feed = {"images": np.random.default_rng(0).uniform(-1, 1, (batch, 1, 32, width)).astype(np.float32),
+            "widths": np.full((batch,), width, dtype=np.int64)}
+    if padded:
+        feed["widths"][-1] = max(1, width - 8)
+    return feed
 
 
 def benchmark_sets() -> list[str]:

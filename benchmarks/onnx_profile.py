@@ -17,10 +17,9 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import onnxruntime
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, onnx_feed
 
 
 CONTAINERS = ("If", "Loop", "Scan")  # their time is their subgraph's nodes', listed on their own
@@ -35,10 +34,7 @@ def node_times(model: Path, batch: int, width: int, runs: int, threads: int,
     with tempfile.TemporaryDirectory() as folder:
         options.profile_file_prefix = str(Path(folder) / "profile")
         session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        feed = {"images": np.random.default_rng(0).uniform(-1, 1, (batch, 1, 32, width)).astype(np.float32),
-                "widths": np.full((batch,), width, dtype=np.int64)}
-        if padded:
-            feed["widths"][-1] = max(1, width - 8)
+        feed = onnx_feed(batch, width, padded)
         for _ in range(runs + 1):
             session.run(None, feed)
         events = json.loads(Path(session.end_profiling()).read_text())
