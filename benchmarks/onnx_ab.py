@@ -26,7 +26,7 @@ CASES = (("one word of 100 columns", 1, 100, False), ("32 words of 112 columns",
 def alternating_ms(old: onnxruntime.InferenceSession, new: onnxruntime.InferenceSession, feed: dict,
                    runs: int) -> tuple[float, float]:
     """Median ms per run of ``old`` and of ``new`` on ``feed``, ``runs`` of each, taken in turn."""
-    times: dict[int, list[float]] = {0: [], 1: []}
+    times: tuple[list[float], list[float]] = ([], [])
     sessions = (old, new)
     for session in sessions:
         session.run(None, feed)  # warm-up

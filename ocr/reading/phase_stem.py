@@ -22,18 +22,19 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ocr.reading.onnx_graph import graphs, links
+
 
 def pooled_stems_as_phases(model: onnx.ModelProto) -> int:
-    """Rewrite, in place, every int8 pooled stem of ``model``'s graph and its subgraphs (the
-    branches :func:`ocr.reading.unpadded.add_unpadded_branch` makes); returns how many."""
+    """Rewrite, in place, every int8 pooled stem of ``model``'s graph and the graphs nested in
+    it (the branches :func:`ocr.reading.unpadded.add_unpadded_branch` makes); returns how many."""
     constants = {t.name: t for t in model.graph.initializer}
-    graphs = [model.graph] + [a.g for node in model.graph.node for a in node.attribute
-                              if a.type == onnx.AttributeProto.GRAPH]
-    rewritten = sum(_rewrite(graph, constants, model.graph) for graph in graphs)
-    used = {name for graph in graphs for node in graph.node for name in node.input}
-    kept = [t for t in model.graph.initializer if t.name in used]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
+    every_graph = list(graphs(model.graph))
+    unread: set[str] = set()  # the replaced stems' constants
+    rewritten = sum(_rewrite(graph, constants, model.graph, unread) for graph in every_graph)
+    unread -= {name for graph in every_graph for node in graph.node for name in node.input}
+    for name in unread:
+        model.graph.initializer.remove(constants[name])
     return rewritten
 
 
@@ -54,12 +55,11 @@ def phase_weights(weights: np.ndarray) -> np.ndarray:
     return phases
 
 
-def _rewrite(graph: onnx.GraphProto, constants: dict[str, onnx.TensorProto], top: onnx.GraphProto) -> int:
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+def _rewrite(graph: onnx.GraphProto, constants: dict[str, onnx.TensorProto], top: onnx.GraphProto,
+             unread: set[str]) -> int:
+    """Rewrite the pooled stems of ``graph``, the new constants added to ``top``'s; the names of
+    the constants the removed nodes read are added to ``unread``."""
+    producer, consumers = links(graph)
     count, replaced = 0, []
     for conv in [node for node in graph.node if node.op_type == "Conv"]:
         stem = _pooled_stem(conv, producer, consumers, constants)
@@ -77,10 +77,12 @@ def _rewrite(graph: onnx.GraphProto, constants: dict[str, onnx.TensorProto], top
             graph.node.insert(at + offset, node)
         replaced.extend(stem[1:4])
         count += 1
-    needed = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    needed = {name for inner in graphs(graph) for node in inner.node for name in node.input}
+    needed |= {value.name for value in graph.output}
     for node in replaced:  # the dequantisations of the image, weights and bias, unless read elsewhere
         if node.output[0] not in needed:
             graph.node.remove(node)
+            unread.update(name for name in node.input if name in constants)
     return count
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ocr.reading.onnx_graph import links
+
 MASK_PASSES_THROUGH = ("Cast", "Unsqueeze", "Reshape", "QuantizeLinear", "DequantizeLinear")
 SUFFIX = "/unpadded"  # appended to every value computed in the unpadded branch
 
@@ -59,11 +61,7 @@ def _without_masks(graph: onnx.GraphProto) -> dict[str, str]:
     """Which value stands for which once the masks are gone: each mask multiplication's
     output is its data input, and in a quantised graph a re-quantisation of that data to
     the scale and zero point it came with is the quantised data itself."""
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    producer, consumers = links(graph)
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     shortcut: dict[str, str] = {}
     for node in graph.node:
