@@ -106,6 +106,25 @@ def test_pytorch_batches_are_read_by_single_threaded_workers_as_by_the_whole_mod
     assert [p.confidence for p in rec.read(paths)] == pytest.approx([p.confidence for p in one_by_one], abs=1e-5)
 
 
+def test_a_call_of_fewer_words_than_a_batch_is_read_in_parts_side_by_side(tiny_checkpoint):
+    # the few words of a second look or of unbending, or a short call, keep both cores busy
+    from ocr.reading.torch_backend import TorchModel
+
+    rec = Recognizer.load(tiny_checkpoint, backend="torch", precision="fp32", second_look=False, unbend=False)
+    network, calls = rec.model, []
+
+    class Probe(torch.nn.Module):
+        def forward(self, part, part_widths):
+            calls.append((threading.get_ident(), part.shape[0]))
+            return network(part, part_widths)
+
+    expected = [p.text for p in rec.read([Image.new("L", (64, 32), 255)] * 6)]
+    rec._run_model = TorchModel(Probe(), threads=2)
+    assert [p.text for p in rec.read([Image.new("L", (64, 32), 255)] * 6)] == expected
+    assert sorted(size for _, size in calls) == [3, 3]
+    assert threading.get_ident() not in {ident for ident, _ in calls}
+
+
 def test_batch_normalisation_equals_per_image_normalisation():
     preprocess = Preprocess(max_width=256)
     images = [Image.open(p) for p in sorted(SAMPLES.glob("*.*g"))]

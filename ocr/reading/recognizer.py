@@ -291,7 +291,9 @@ class Recognizer:
             return []
         widths = [self.preprocess.target_width(*image.size, stretch) for image in images]
         order = sorted(range(len(images)), key=widths.__getitem__)
-        most = -(-self.batch_size // self._run_model.threads)  # a batch of batch_size runs in parts side by side
+        # a batch of batch_size (or all the images, when fewer) runs in parts side by side: the
+        # few words of a second look or unbending keep both cores busy too
+        most = -(-min(self.batch_size, len(images)) // self._run_model.threads)
         groups = [[order[k] for k in group] for group in width_groups([widths[i] for i in order], most)]
         groups.reverse()  # widest first: the batches that finish last are the cheap ones
         makers = [partial(self._batch, [images[i] for i in group], stretch) for group in groups]
