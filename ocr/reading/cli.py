@@ -37,8 +37,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                              "installed, else PyTorch")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="fp32; bf16 autocast (torch); int8: torch dynamic quantisation of RNN/linear, or onnx "
-                             "int8 convolutions, linear and LSTM (ocr/quantization.py); auto: bf16 where the CPU "
-                             "has native bf16, else fp32")
+                             "int8 convolutions, linear and LSTM (ocr/reading/quantization.py); auto: the int8 export "
+                             "where --backend auto finds one for this CPU, else bf16 where the CPU has native "
+                             "bf16, else fp32")
     parser.add_argument("--second-look", action=argparse.BooleanOptionalAction, default=True,
                         help="read words read unsure from crowded steps again, stretched wider (ocr/reading/second_look.py)")
     parser.add_argument("--unbend", action=argparse.BooleanOptionalAction, default=True,

@@ -11,7 +11,7 @@ valid steps (ONNX LSTM ``sequence_lens``). The charset and input settings are st
 ONNX file's metadata (``ocr.charset``, ``ocr.input``; also ``ocr.precision`` and the
 checkpoint's SHA-256, ``ocr.source_sha256``) and in a ``.json`` beside a TorchScript file.
 ``onnx-int8`` is the ONNX model in int8: convolutions and linear layer quantised statically
-(calibrated on rendered words), the LSTM dynamically (ocr/quantization.py); ``onnx-int8-7bit``
+(calibrated on rendered words), the LSTM dynamically (ocr/reading/quantization.py); ``onnx-int8-7bit``
 the same with 7-bit weights, for x86 CPUs without VNNI (whose int8 kernels can saturate on
 8-bit weights). Exported as ``X.int8.onnx`` and ``X.int8-7bit.onnx`` beside ``X.ckpt``, they
 are what ``--backend auto`` runs on such CPUs (ocr/reading/backends.py).
