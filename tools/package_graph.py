@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # lower first; a package may import only those of a lower rank
 LAYERS = {
-    "ocr.assets": 0, "ocr.geometry": 0,
+    "ocr.assets": 0, "ocr.geometry": 0, "ocr.messages": 0,
     "ocr.config": 1, "ocr.text": 1, "ocr.models": 1,
     "ocr.data": 2,
     "ocr.reading": 3,

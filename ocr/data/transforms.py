@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from ocr.messages import first_line
+
 MIN_SIDE = 4
 ImageSource = str | Path | Image.Image | np.ndarray
 
@@ -72,8 +74,7 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageLoadError(f"{name}: image too large ({err})") from None
     except Exception as err:  # decoders raise many kinds on hostile bytes; all mean "unreadable"
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ImageLoadError(f"{name}: unreadable or truncated image ({reason})") from None
+        raise ImageLoadError(f"{name}: unreadable or truncated image ({first_line(err)})") from None
     if min(image.size) < MIN_SIDE:
         w, h = image.size
         raise ImageLoadError(f"{name}: image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ocr.data.transforms import Preprocess
+from ocr.messages import first_line
 from ocr.models import build_model
 from ocr.reading.loaded import CheckpointError, LoadedModel
 from ocr.text.charset import Charset
@@ -42,7 +43,7 @@ def safe_load(path: str | Path, map_location=None) -> dict:
                                   f"({reason}; checkpoints are loaded with weights_only=True)") from None
         raise CheckpointError(f"{path}: not a readable checkpoint (UnpicklingError: {reason})") from None
     except Exception as err:  # hostile or truncated bytes raise many kinds; all mean "unreadable"
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {_first_line(err)})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {first_line(err)})") from None
 
 
 def _not_a_torch_file(path: Path) -> str | None:
@@ -66,14 +67,6 @@ def _weights_only_reason(message: str) -> str:
     lines = [line.split("WeightsUnpickler error:")[-1].strip() for line in message.splitlines()]
     found = [line for line in lines if line and not line.startswith(advice)]
     return found[0] if found else "unreadable"
-
-
-def _first_line(err: BaseException, longest: int = 120) -> str:
-    """The first line of ``err``'s message; of a longer line, its first sentence (torch's
-    advice after it is for torch's own developers)."""
-    text = str(err).strip()
-    line = text.splitlines()[0] if text else type(err).__name__
-    return line.split(". ")[0] if len(line) > longest else line
 
 
 class CheckpointWriteError(OSError):
@@ -150,7 +143,7 @@ def load_model(path: str | Path) -> LoadedModel:
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config ({_first_line(err)})") from None
+        raise CheckpointError(f"{path}: weights do not fit the checkpoint's own model config ({first_line(err)})") from None
     return LoadedModel(model.eval(), charset, Preprocess(**hp["model"]["input"]), hp)
 
 
