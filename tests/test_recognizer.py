@@ -11,7 +11,7 @@ from PIL import Image
 
 from ocr import CheckpointError, ImageLoadError, Prediction, Recognizer
 from ocr.data.batch import pad_images
-from ocr.data.transforms import Preprocess, normalized_batch
+from ocr.data.transforms import Preprocess, load_image, normalized_batch
 from ocr.reading.recognizer import MIN_BATCH, SORT_WINDOW_BATCHES, width_groups
 from ocr.reading.second_look import SecondLook
 from tests.conftest import SAMPLES
@@ -229,6 +229,22 @@ def test_read_takes_one_input_or_many_and_numpy_arrays_of_every_documented_kind(
     assert [p.text for p in rec.read(inputs)] == ["simply"] * len(inputs)
     for single in inputs[:4]:
         assert [p.text for p in rec.read(single)] == ["simply"]  # not its characters or rows
+
+
+def test_a_photo_far_larger_than_its_word_needs_is_loaded_reduced_and_read_alike(tmp_path):
+    # a phone photo of a word took its full size in memory per image: a folder of them ran out
+    word = Image.open(SAMPLES / "street.png").convert("RGB")
+    big = word.resize((3000, round(3000 * word.height / word.width)), Image.Resampling.BICUBIC)
+    big.save(tmp_path / "photo.jpg", quality=92)
+    big.save(tmp_path / "photo.png")
+    for name in ("photo.jpg", "photo.png"):  # a JPEG decoded at a reduced scale, a PNG reduced after
+        loaded = load_image(tmp_path / name, shortest=128)
+        assert 128 <= min(loaded.size) < 256
+        assert abs(loaded.width / loaded.height - big.width / big.height) < 0.02
+    for path in SAMPLES.glob("*.*g"):  # smaller images come as they are, pixel for pixel
+        assert load_image(path, shortest=128).tobytes() == load_image(path).tobytes()
+    rec = Recognizer.load(decoder="greedy")
+    assert [p.text for p in rec.read([tmp_path / "photo.jpg", tmp_path / "photo.png", big])] == ["Street"] * 3
 
 
 @pytest.mark.parametrize("array, reason", [

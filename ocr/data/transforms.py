@@ -3,6 +3,7 @@ word needs no PyTorch; training wraps them as tensors)."""
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -34,11 +35,15 @@ def describe(source: ImageSource | bytes) -> str:
     return str(source)
 
 
-def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Image:
+def load_image(source: ImageSource | bytes, name: str | None = None, shortest: int | None = None) -> Image.Image:
     """Open a path, encoded bytes, a PIL image or a numpy array, apply EXIF rotation, return
     it as RGB or L.
 
     Arrays: ``HxW`` (gray), ``HxWx3`` (RGB) or ``HxWx4`` (RGBA), ``uint8`` or float in 0..1.
+    ``shortest``: an image whose shorter side is at least twice this is returned reduced by
+    the largest whole factor that leaves that side at least ``shortest`` pixels (a JPEG
+    decoded at a reduced scale, then :func:`reduced`): a phone photo of a word then takes a
+    small part of the memory and decoding time, and smaller images are returned as they are.
     Raises :class:`ImageLoadError` with a one-line reason naming the input (or ``name``).
     """
     name = describe(source) if name is None else name
@@ -49,6 +54,7 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
             if not source:
                 raise ImageLoadError(f"{name}: empty file")
             image = Image.open(io.BytesIO(source))
+            _draft(image, shortest)
             image.load()
         elif isinstance(source, Image.Image):
             image = source
@@ -62,11 +68,14 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = Image.open(path)
+                _draft(image, shortest)
                 image.load()
         if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:  # exif_transpose copies even when not
             image = ImageOps.exif_transpose(image)
         if image.mode not in ("RGB", "L"):
             image = _to_rgb(image)
+        if shortest:
+            image = reduced(image, shortest)
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
@@ -79,6 +88,22 @@ def load_image(source: ImageSource | bytes, name: str | None = None) -> Image.Im
         w, h = image.size
         raise ImageLoadError(f"{name}: image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
     return image
+
+
+def reduced(image: Image.Image, shortest: int) -> Image.Image:
+    """``image`` shrunk by the largest whole factor that leaves its shorter side at least
+    ``shortest`` pixels (each output pixel the mean of a block: ``Image.reduce``); ``image``
+    itself when that factor is 1."""
+    factor = min(image.size) // shortest
+    return image.reduce(factor) if factor > 1 else image
+
+
+def _draft(image: Image.Image, shortest: int | None) -> None:
+    """Have a JPEG decoded at the smallest of its scales (1/2, 1/4, 1/8) that keeps its shorter
+    side at least ``shortest`` pixels (other formats: nothing)."""
+    if shortest and image.format == "JPEG" and min(image.size) >= 2 * shortest:
+        scale = min(image.size) / shortest
+        image.draft(image.mode, (math.ceil(image.width / scale), math.ceil(image.height / scale)))
 
 
 def _from_array(array: np.ndarray, name: str) -> Image.Image:

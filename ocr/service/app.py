@@ -7,7 +7,7 @@ from importlib import resources
 from fastapi import FastAPI, File, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from ocr.data.transforms import ImageLoadError, NotAnImageError, load_image
+from ocr.data.transforms import ImageLoadError, NotAnImageError
 from ocr.reading.recognizer import Recognizer
 from ocr.service.batching import RequestBatcher
 
@@ -57,7 +57,7 @@ def create_app(recognizer: Recognizer, *, max_upload_bytes: int = MAX_UPLOAD_BYT
         confidences and each character's (first, last) time step (step t is centred on column
         4 t of the image resized to height 32). One bad file refuses the request with a 4xx
         naming it."""
-        images = [load_upload(f, await f.read(max_upload_bytes + 1), max_upload_bytes) for f in files]
+        images = [load_upload(recognizer, f, await f.read(max_upload_bytes + 1), max_upload_bytes) for f in files]
         predictions = await batcher.read(images)
         return {"results": [{"file": f.filename, "text": p.text, "confidence": p.confidence,
                              "char_confidences": p.char_confidences, "steps": p.steps}
@@ -66,12 +66,12 @@ def create_app(recognizer: Recognizer, *, max_upload_bytes: int = MAX_UPLOAD_BYT
     return app
 
 
-def load_upload(upload: UploadFile, data: bytes, max_bytes: int):
-    """The uploaded image, or :class:`UploadError` naming the file."""
+def load_upload(recognizer: Recognizer, upload: UploadFile, data: bytes, max_bytes: int):
+    """The uploaded image as ``recognizer`` loads it, or :class:`UploadError` naming the file."""
     name = upload.filename or "<unnamed upload>"
     if len(data) > max_bytes:
         raise UploadError(f"{name}: larger than the {max_bytes / 2**20:g} MB limit (ocr serve --max-upload-mb)", 413)
     try:
-        return load_image(data, name)
+        return recognizer.open_image(data, name)
     except ImageLoadError as err:
         raise UploadError(str(err), 415 if isinstance(err, NotAnImageError) else 400) from None
