@@ -1,7 +1,10 @@
 """What the benchmark scripts share: where the repository and the benchmark photos are."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -9,6 +12,22 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_FOLDER = ROOT.parent / "shared" / "data" / "benchmarks"  # read its README; evaluation only
 TRAIN_REAL_FOLDER = ROOT.parent / "shared" / "data" / "train_real"  # training; its held-out part validates
+X = TypeVar("X")
+
+
+def in_turn(first: Callable[[X], object], second: Callable[[X], object],
+            inputs: Iterable[X]) -> tuple[list[float], list[float]]:
+    """Seconds of ``first(x)`` and of ``second(x)`` for each ``x`` of ``inputs``, the two taking
+    turns to go first (BA, AB, BA, ...). This machine's speed swings by a fifth between runs
+    minutes apart (docs/speed_log.md), so separate runs cannot rank a change of a few percent;
+    calls taken in turn meet the same swings, and the ratio of their times holds."""
+    jobs, times = (first, second), ([], [])
+    for k, x in enumerate(inputs):
+        for which in ((0, 1) if k % 2 else (1, 0)):
+            start = time.perf_counter()
+            jobs[which](x)
+            times[which].append(time.perf_counter() - start)
+    return times
 
 
 def onnx_feed(batch: int, width: int, padded: bool = False) -> dict[str, np.ndarray]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import onnxruntime
 
-from common import onnx_feed
+from common import in_turn, onnx_feed
 
 CASES = (("one word of 100 columns", 1, 100, False), ("32 words of 112 columns", 32, 112, False),
          ("32 words, one padded, 112 columns", 32, 112, True))
@@ -26,15 +25,9 @@ CASES = (("one word of 100 columns", 1, 100, False), ("32 words of 112 columns",
 def alternating_ms(old: onnxruntime.InferenceSession, new: onnxruntime.InferenceSession, feed: dict,
                    runs: int) -> tuple[float, float]:
     """Median ms per run of ``old`` and of ``new`` on ``feed``, ``runs`` of each, taken in turn."""
-    times: tuple[list[float], list[float]] = ([], [])
-    sessions = (old, new)
-    for session in sessions:
+    for session in (old, new):
         session.run(None, feed)  # warm-up
-    for k in range(runs):
-        for which in ((0, 1) if k % 2 else (1, 0)):
-            start = time.perf_counter()
-            sessions[which].run(None, feed)
-            times[which].append(time.perf_counter() - start)
+    times = in_turn(lambda f: old.run(None, f), lambda f: new.run(None, f), [feed] * runs)
     return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
 
 

@@ -4,7 +4,7 @@
 
 Each side is a Recognizer loaded with the given keyword settings (``name=value``, values as
 Python literals; none: the defaults). Both read the same calls of ``--call`` benchmark
-words, the order within each pair of calls alternating (ABBA...), so a machine that drifts
+words, the two taking turns to go first (``common.in_turn``), so a machine that drifts
 by a fifth between runs minutes apart (docs/speed_log.md) moves both alike, and settings a
 few percent apart can be ranked, which two runs of speed.py cannot. Prints the words/s of
 each side, the ratio of their times (B over A) and how many readings of the first round
@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import time
 
-from common import benchmark_sets
+from common import benchmark_sets, in_turn
 from speed import labelled_words
 
 from ocr import Recognizer
@@ -48,15 +47,18 @@ def main() -> None:
     sides = [Recognizer.load(**settings(args.baseline)), Recognizer.load(**settings(args.candidate))]
     for rec in sides:
         rec.read(images[: args.call])  # workers started, letter model loaded
-    seconds, texts = [0.0, 0.0], [[], []]
-    for round_ in range(args.rounds):
-        for k, start in enumerate(range(0, len(images), args.call)):
-            for side in (0, 1) if (k + round_) % 2 == 0 else (1, 0):
-                began = time.perf_counter()
-                read = sides[side].read(images[start : start + args.call])
-                seconds[side] += time.perf_counter() - began
-                if round_ == 0:
-                    texts[side] += [p.text for p in read]
+    calls = [images[start : start + args.call] for start in range(0, len(images), args.call)]
+    texts: tuple[list[str], list[str]] = ([], [])
+
+    def reader(side: int):
+        def read(call: list) -> None:
+            readings = [p.text for p in sides[side].read(call)]
+            if len(texts[side]) < len(images):  # the first round's
+                texts[side].extend(readings)
+        return read
+
+    times = in_turn(reader(0), reader(1), calls * args.rounds)
+    seconds = [sum(t) for t in times]
     words = args.rounds * len(images)
     differ = sum(a != b for a, b in zip(*texts))
     print(f"calls of {args.call}, {len(images)} words x {args.rounds} rounds: A {words / seconds[0]:.0f} words/s, "
