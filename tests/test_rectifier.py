@@ -122,6 +122,7 @@ def test_int8_export_of_the_default_model_with_a_rectifier_added_reads_like_fp32
     from ocr.assets import DEFAULT_MODEL
     from ocr.models import build_model
     from ocr.reading.checkpoint import read_checkpoint
+    from ocr.reading.backends import int8_format
     from ocr.reading.export import export
     from ocr.text.charset import Charset
     from ocr.train.checkpoint_io import init_from_checkpoint
@@ -136,7 +137,7 @@ def test_int8_export_of_the_default_model_with_a_rectifier_added_reads_like_fp32
     torch.save({**ckpt, "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "tps.ckpt")
     paths = sorted(SAMPLES.glob("*.*g"))
     expected = Recognizer.load(DEFAULT_MODEL, precision="fp32").read(paths)
-    got = Recognizer.load(export(tmp_path / "tps.ckpt", "onnx-int8", tmp_path / "tps.int8.onnx")).read(paths)
+    got = Recognizer.load(export(tmp_path / "tps.ckpt", int8_format(), tmp_path / "tps.int8.onnx")).read(paths)
     assert [p.text for p in got] == [p.text for p in expected]
     branches = [n for n in onnx_nodes(onnx.load(str(tmp_path / "tps.int8.onnx")).graph) if n.op_type == "If"]
     assert len(branches) == 1  # only the unpadded-batch branch (ocr/reading/unpadded.py), none from squeeze

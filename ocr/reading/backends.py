@@ -179,6 +179,12 @@ def int8_kernels() -> str | None:
     return "avx2" if "avx2" in flags else None
 
 
+def int8_format() -> str:
+    """The export format (:data:`ocr.reading.export.FORMATS`) whose int8 numbers this CPU's
+    onnxruntime kernels compute exactly: 7-bit weights on x86 without VNNI, 8-bit elsewhere."""
+    return INT8_FORMATS.get(int8_kernels(), "onnx-int8")
+
+
 def int8_export_of(checkpoint: Path, kernels: str = "vnni") -> Path:
     """Where the int8 ONNX export of ``checkpoint`` for CPUs of ``kernels`` is looked for:
     ``X.ckpt`` -> ``X.int8.onnx`` (VNNI) or ``X.int8-7bit.onnx`` (AVX2 without VNNI)."""
@@ -191,7 +197,7 @@ def load_as_onnx(checkpoint: str | Path, int8: bool = False) -> LoadedModel:
     :mod:`ocr.reading.quantization`) and load that."""
     from ocr.reading.export import export
 
-    fmt = INT8_FORMATS.get(int8_kernels(), "onnx-int8") if int8 else "onnx"
+    fmt = int8_format() if int8 else "onnx"
     with tempfile.TemporaryDirectory() as folder:
         return load_onnx(export(checkpoint, fmt, Path(folder) / "model.onnx"))
 
