@@ -93,6 +93,21 @@ def test_image_inputs_are_read_or_refused_clearly(tmp_path, name, data, expected
         assert pixels.shape[1] == 32 and pixels.std() > 0.05  # real content, not a blank page
 
 
+def test_a_photo_over_the_pixel_limit_is_read_when_its_jpeg_decodes_reduced(tmp_path, monkeypatch):
+    # a 108-megapixel phone photo was refused, though its JPEG decodes at 1/8 scale cheaply; here
+    # Pillow's limit is lowered, so that a small photo stands for it
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_500_000)
+    photo = WORD.convert("RGB").resize((2400, 1000))
+    photo.save(tmp_path / "photo.jpg", quality=90)
+    photo.save(tmp_path / "photo.png")
+    for source in (tmp_path / "photo.jpg", (tmp_path / "photo.jpg").read_bytes()):
+        assert load_image(source, shortest=128).size == (600, 250)  # decoded at 1/4 scale
+    for source, shortest in ((tmp_path / "photo.jpg", None), (tmp_path / "photo.png", 128),
+                             ((tmp_path / "photo.png").read_bytes(), 128)):
+        with pytest.raises(ImageLoadError, match="image too large .2400x1000 pixels to decode"):
+            load_image(source, shortest=shortest)
+
+
 def test_predict_reads_the_good_images_of_the_table(tiny_checkpoint, tmp_path):
     for name, data, _ in IMAGE_CASES:
         (tmp_path / name).write_bytes(data)

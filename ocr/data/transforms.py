@@ -53,9 +53,7 @@ def load_image(source: ImageSource | bytes, name: str | None = None, shortest: i
         elif isinstance(source, bytes):
             if not source:
                 raise ImageLoadError(f"{name}: empty file")
-            image = Image.open(io.BytesIO(source))
-            _draft(image, shortest)
-            image.load()
+            image = _decoded(io.BytesIO(source), shortest)
         elif isinstance(source, Image.Image):
             image = source
             image.load()
@@ -65,11 +63,7 @@ def load_image(source: ImageSource | bytes, name: str | None = None, shortest: i
                 raise ImageLoadError(f"{name}: no such file" if not path.exists() else f"{name}: not a file")
             if path.stat().st_size == 0:
                 raise ImageLoadError(f"{name}: empty file")
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(path)
-                _draft(image, shortest)
-                image.load()
+            image = _decoded(path, shortest)
         if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:  # exif_transpose copies even when not
             image = ImageOps.exif_transpose(image)
         if image.mode not in ("RGB", "L"):
@@ -80,7 +74,7 @@ def load_image(source: ImageSource | bytes, name: str | None = None, shortest: i
         raise
     except UnidentifiedImageError:
         raise NotAnImageError(f"{name}: not an image file (format not recognised)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except Image.DecompressionBombError as err:
         raise ImageLoadError(f"{name}: image too large ({err})") from None
     except Exception as err:  # decoders raise many kinds on hostile bytes; all mean "unreadable"
         raise ImageLoadError(f"{name}: unreadable or truncated image ({first_line(err)})") from None
@@ -96,6 +90,24 @@ def reduced(image: Image.Image, shortest: int) -> Image.Image:
     itself when that factor is 1."""
     factor = min(image.size) // shortest
     return image.reduce(factor) if factor > 1 else image
+
+
+def _decoded(file: Path | io.BytesIO, shortest: int | None) -> Image.Image:
+    """Open and decode ``file``: a JPEG at a reduced scale where ``shortest`` allows
+    (:func:`_draft`). Refused as a decompression bomb where the pixels to decode exceed Pillow's
+    limit (``Image.MAX_IMAGE_PIXELS``, about 89 megapixels), counted after that reduction: a
+    108-megapixel phone photo is read, a PNG as large is not. (Over twice the limit, Pillow
+    refuses any file as it opens it.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # judged below, on the pixels decoded
+        image = Image.open(file)
+    _draft(image, shortest)
+    width, height = image.size
+    if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        raise Image.DecompressionBombError(f"{width}x{height} pixels to decode, over Pillow's limit of "
+                                           f"{Image.MAX_IMAGE_PIXELS}")
+    image.load()
+    return image
 
 
 def _draft(image: Image.Image, shortest: int | None) -> None:
