@@ -139,6 +139,26 @@ def test_a_narrow_photo_can_be_curved(size, effect):
         assert bent.height >= size[1] and (bent.width == size[0] if effect == "curve" else bent.width >= 1)
 
 
+def test_training_photos_far_larger_than_the_model_needs_are_loaded_and_augmented_reduced(tmp_path):
+    # a 12-megapixel photo was decoded whole and augmented at full size at every step (1.4 s an
+    # example with warps); now as small as reading loads it, and resized to much the same pixels
+    from ocr.data.datasets import LabelledFolder
+    from ocr.data.transforms import Preprocess
+    from ocr.text.charset import Charset
+
+    word = Image.open(SAMPLES / "street.png").convert("RGB")
+    photo = word.resize((3000, round(3000 * word.height / word.width)), Image.Resampling.BICUBIC)
+    photo.save(tmp_path / "photo.jpg", quality=92)
+    (tmp_path / "labels.tsv").write_text("photo.jpg\tStreet\n")
+    augmented = []
+    folder = LabelledFolder(tmp_path, Charset("Sert"), Preprocess(),
+                            augment=lambda image, rng: augmented.append(image.size) or image)
+    example = folder[0]
+    assert 128 <= min(augmented[0]) < 256
+    whole, _ = Preprocess()(photo)
+    assert (example.image - torch.from_numpy(whole)).abs().mean() < 0.05  # [-1, 1]: within 2.5% on average
+
+
 def test_a_real_holdout_is_scored_at_every_validation_and_kept_out_of_training(tmp_path, caplog):
     folder = word_folder(tmp_path / "photos")
     cfg = tiny_config("data=mix", "data.sources.synth=0.5", "data.sources.folder=0.5", f"data.folder_dirs=[{folder}]",

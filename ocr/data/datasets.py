@@ -18,7 +18,7 @@ from ocr.data.fonts import installed_fonts
 from ocr.data.scene import SceneRenderer
 from ocr.data.labels import DatasetError, read_labels
 from ocr.data.texts import TextSampler
-from ocr.data.transforms import ImageLoadError, Preprocess, load_image
+from ocr.data.transforms import ImageLoadError, Preprocess
 from ocr.text.charset import Charset
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class LabelledFolder(Dataset):
         for offset in range(len(self)):  # one bad file must not kill a run: use a neighbour
             path, label = self.items[(index + offset) % len(self)]
             try:
-                image = load_image(path)
+                image = self.preprocess.load(path)
                 if self.augment is not None:  # the global RNG is seeded per loader worker by Lightning
                     image = self.augment(image, random.Random(random.getrandbits(64)))
                 return Example(torch.from_numpy(self.preprocess(image)[0]), label)

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ocr.assets import DEFAULT_LM, DEFAULT_MODEL, DEFAULT_SECOND_OPINION
-from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, load_image, normalized_batch
+from ocr.data.transforms import ImageLoadError, ImageSource, Preprocess, normalized_batch
 from ocr.geometry import column_step, num_frames
 from ocr.reading.backends import BACKENDS, OnnxModel, SplitModel, fast_int8, load_as_onnx, load_onnx
 from ocr.reading.lines import batch_word_gaps, insert_spaces
@@ -37,11 +37,6 @@ SORT_WINDOW_BATCHES = 16
 # a call with words of every width is read in several narrow-to-wide batches
 WIDTH_TOLERANCE = 0.25
 MIN_BATCH = 8
-# an image is loaded reduced while its shorter side keeps at least this many times the model's
-# input height (load_image's shortest): a folder of phone photos no longer fills the memory
-# (a 12-megapixel photo took 36 MB) and a JPEG decodes at a fraction of the cost; smaller
-# images (every benchmark crop) are read as they are
-LOAD_SIDE = 4
 # an image at least this many times as tall as wide may hold a word written along its height
 # (1.5: 3 more of the 673 held-out real crops read right than at 2; docs/default_model.md)
 TALL = 1.5
@@ -251,9 +246,9 @@ class Recognizer:
             yield from zip(chunk, results)
 
     def open_image(self, source: ImageSource | bytes, name: str | None = None) -> Image.Image:
-        """An input loaded as :meth:`read` loads it (:func:`~ocr.data.transforms.load_image`),
-        reduced while its shorter side keeps :data:`LOAD_SIDE` times the model's input height."""
-        return load_image(source, name, shortest=LOAD_SIDE * self.preprocess.height)
+        """An input loaded as :meth:`read` loads it (:meth:`~ocr.data.transforms.Preprocess.load`:
+        reduced while its shorter side keeps four times the model's input height)."""
+        return self.preprocess.load(source, name)
 
     def _look_again(self, results: list, seen: dict[int, Image.Image]) -> None:
         """Replace the readings the :attr:`second_look` wants with the more confident of
