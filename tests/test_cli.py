@@ -33,6 +33,7 @@ def test_predict_machine_readable_formats(tiny_checkpoint, fmt):
     if fmt == "json":
         rows = json.loads(result.stdout)
         assert [Path(r["path"]).name for r in rows] == pngs and all("text" in r and "confidence" in r for r in rows)
+        assert len(result.stdout.splitlines()) == len(rows) + 2  # "[", an image a line, "]"
     else:
         header, *rows = result.stdout.strip().splitlines()
         assert header == "path\ttext\tconfidence" and len(rows) == len(pngs)

@@ -46,7 +46,8 @@ def predict(args: argparse.Namespace) -> int:
             print(f"{_field(str(path))}  {_field(result.text) or EMPTY}  {result.confidence:.3f}")
     progress.close()
     if args.format == "json":
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        lines = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+        print(f"[\n{lines}\n]" if rows else "[]")  # an image a line
     return 2 if failed else 0
 
 
