@@ -16,8 +16,8 @@ log = logging.getLogger(__name__)
 LABELS_FILE = "labels.tsv"
 MAX_REPORTED = 20
 # an image is checked decoded no smaller than this on its shorter side (a JPEG at a reduced
-# scale where it is far larger): it reads or fails all the same, and a phone photo costs a
-# seventh of the time; a crop smaller than twice this is decoded as it is
+# scale where it is far larger): it reads or fails all the same, and a phone photo costs
+# a sixth of the time; a crop smaller than twice this is decoded as it is
 CHECK_SIDE = 64
 
 
