@@ -121,8 +121,8 @@ def test_int8_export_of_the_default_model_with_a_rectifier_added_reads_like_fp32
     from ocr import Recognizer
     from ocr.assets import DEFAULT_MODEL
     from ocr.models import build_model
-    from ocr.reading.checkpoint import read_checkpoint
     from ocr.reading.backends import int8_format
+    from ocr.reading.checkpoint import read_checkpoint
     from ocr.reading.export import export
     from ocr.text.charset import Charset
     from ocr.train.checkpoint_io import init_from_checkpoint

@@ -104,6 +104,7 @@ def _decoded(file: Path | io.BytesIO, shortest: int | None) -> Image.Image:
     _draft(image, shortest)
     width, height = image.size
     if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+        image.close()
         raise Image.DecompressionBombError(f"{width}x{height} pixels to decode, over Pillow's limit of "
                                            f"{Image.MAX_IMAGE_PIXELS}")
     image.load()
