@@ -113,6 +113,15 @@ def eight_words() -> list[Example]:
     return examples
 
 
+def phone_photo(width: int = 3000):
+    """The sample "Street" enlarged to ``width`` pixels, as a phone would take a word: far larger
+    than the model needs."""
+    from PIL import Image
+
+    word = Image.open(SAMPLES / "street.png").convert("RGB")
+    return word.resize((width, round(width * word.height / word.width)), Image.Resampling.BICUBIC)
+
+
 def onnx_nodes(graph):
     """The nodes of an ONNX graph and of its subgraphs (an ``If``'s branches)."""
     for node in graph.node:

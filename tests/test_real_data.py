@@ -14,7 +14,7 @@ from ocr.data.augment import PhotoAugment
 from ocr.data.splits import holdout_split
 from ocr.reading.checkpoint import safe_load
 from ocr.train.wiring import train
-from tests.conftest import SAMPLES, tiny_config
+from tests.conftest import SAMPLES, phone_photo, tiny_config
 
 WORDS = ["open", "simply", "Street", "Coffee", "year", "sale", "exit", "bus", "stop", "Genaxis Theatre"]
 
@@ -146,8 +146,7 @@ def test_training_photos_far_larger_than_the_model_needs_are_loaded_and_augmente
     from ocr.data.transforms import Preprocess
     from ocr.text.charset import Charset
 
-    word = Image.open(SAMPLES / "street.png").convert("RGB")
-    photo = word.resize((3000, round(3000 * word.height / word.width)), Image.Resampling.BICUBIC)
+    photo = phone_photo()
     photo.save(tmp_path / "photo.jpg", quality=92)
     (tmp_path / "labels.tsv").write_text("photo.jpg\tStreet\n")
     augmented = []

@@ -14,7 +14,7 @@ from ocr.data.batch import pad_images
 from ocr.data.transforms import Preprocess, load_image, normalized_batch
 from ocr.reading.recognizer import MIN_BATCH, SORT_WINDOW_BATCHES, width_groups
 from ocr.reading.second_look import SecondLook
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, phone_photo
 
 
 def test_read_accepts_paths_and_pil_images(tiny_checkpoint):
@@ -233,8 +233,7 @@ def test_read_takes_one_input_or_many_and_numpy_arrays_of_every_documented_kind(
 
 def test_a_photo_far_larger_than_its_word_needs_is_loaded_reduced_and_read_alike(tmp_path):
     # a phone photo of a word took its full size in memory per image: a folder of them ran out
-    word = Image.open(SAMPLES / "street.png").convert("RGB")
-    big = word.resize((3000, round(3000 * word.height / word.width)), Image.Resampling.BICUBIC)
+    big = phone_photo()
     big.save(tmp_path / "photo.jpg", quality=92)
     big.save(tmp_path / "photo.png")
     for name in ("photo.jpg", "photo.png"):  # a JPEG decoded at a reduced scale, a PNG reduced after
